@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Local PostgreSQL 15 and Redis for development and tests, kept under .local/.
+#
+#   scripts/services.sh start   start what is not running (idempotent), write .local/env
+#   scripts/services.sh stop    stop what runs under .local/
+#   scripts/services.sh status
+#
+# Used only when DATABASE_URL / REDIS_URL are unset; with them set, nothing is started.
+# Started services are recorded in .local/started-by so the caller can stop exactly those.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LOCAL="$ROOT/.local"
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_PORT=${STAYOS_PG_PORT:-54329}
+REDIS_PORT=${STAYOS_REDIS_PORT:-63799}
+PG_DATA="$LOCAL/pg/data"
+PG_LOG="$LOCAL/pg/server.log"
+REDIS_DIR="$LOCAL/redis"
+
+# initdb refuses to run as root: the cluster belongs to the postgres OS user then.
+as_pg_owner() {
+  if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi
+}
+
+pg_running() { [ -f "$PG_DATA/postmaster.pid" ] && as_pg_owner "'$PG_BIN/pg_ctl' -D '$PG_DATA' status" >/dev/null 2>&1; }
+redis_running() { [ -f "$REDIS_DIR/redis.pid" ] && kill -0 "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null; }
+
+ensure_postgres_installed() {
+  if [ ! -x "$PG_BIN/initdb" ]; then
+    echo "services: PostgreSQL 15 not found in $PG_BIN; installing with apt" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-contrib-15 >/dev/null
+  fi
+}
+
+ensure_redis_installed() {
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "services: redis-server not found; installing with apt" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+}
+
+start_postgres() {
+  ensure_postgres_installed
+  mkdir -p "$LOCAL/pg"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$LOCAL/pg"; fi
+  if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+    as_pg_owner "'$PG_BIN/initdb' -D '$PG_DATA' -U postgres --auth=trust -E UTF8 --locale=C.UTF-8" >/dev/null
+  fi
+  if pg_running; then return 1; fi
+  # fsync stays on: tests and benchmarks should see durable-commit behaviour.
+  as_pg_owner "'$PG_BIN/pg_ctl' -D '$PG_DATA' -l '$PG_LOG' -w -t 60 start -o \"-p $PG_PORT -k '$PG_DATA' -c listen_addresses=127.0.0.1 -c max_connections=200\"" >/dev/null
+  return 0
+}
+
+start_redis() {
+  ensure_redis_installed
+  mkdir -p "$REDIS_DIR"
+  if redis_running; then return 1; fi
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
+    --pidfile "$REDIS_DIR/redis.pid" --dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log" \
+    --save "" --appendonly no
+  for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "services: redis did not answer on port $REDIS_PORT" >&2
+  exit 1
+}
+
+write_env() {
+  mkdir -p "$LOCAL"
+  # A development-only secret, generated once per checkout and never committed.
+  [ -f "$LOCAL/secret_key" ] || head -c 48 /dev/urandom | base64 | tr -d '\n/+=' > "$LOCAL/secret_key"
+  {
+    echo "# Written by scripts/services.sh; values in the real environment win."
+    echo "SECRET_KEY=$(cat "$LOCAL/secret_key")"
+    [ -n "${DATABASE_URL:-}" ] || echo "DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/stayos"
+    [ -n "${REDIS_URL:-}" ] || echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
+  } > "$LOCAL/env"
+}
+
+case "${1:-}" in
+  start)
+    mkdir -p "$LOCAL"
+    : > "$LOCAL/started-by"
+    if [ -z "${DATABASE_URL:-}" ]; then
+      if start_postgres; then echo postgres >> "$LOCAL/started-by"; fi
+      as_pg_owner "'$PG_BIN/psql' -h 127.0.0.1 -p $PG_PORT -U postgres -tAc \"SELECT 1 FROM pg_database WHERE datname='stayos'\"" | grep -q 1 \
+        || as_pg_owner "'$PG_BIN/createdb' -h 127.0.0.1 -p $PG_PORT -U postgres stayos"
+    fi
+    if [ -z "${REDIS_URL:-}" ]; then
+      if start_redis; then echo redis >> "$LOCAL/started-by"; fi
+    fi
+    write_env
+    ;;
+  stop)
+    only=${2:-all}
+    if { [ "$only" = all ] || grep -qx postgres "$LOCAL/started-by" 2>/dev/null; } && pg_running; then
+      as_pg_owner "'$PG_BIN/pg_ctl' -D '$PG_DATA' -m fast -w stop" >/dev/null && echo "postgres stopped"
+    fi
+    if { [ "$only" = all ] || grep -qx redis "$LOCAL/started-by" 2>/dev/null; } && redis_running; then
+      kill "$(cat "$REDIS_DIR/redis.pid")" && echo "redis stopped"
+    fi
+    ;;
+  status)
+    if pg_running; then echo "postgres: running on 127.0.0.1:$PG_PORT"; else echo "postgres: stopped"; fi
+    if redis_running; then echo "redis: running on 127.0.0.1:$REDIS_PORT"; else echo "redis: stopped"; fi
+    ;;
+  *)
+    echo "usage: $0 start|stop|status" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,213 @@
+"""Admin for the hotel setup: properties, room types, rooms, amenities, rate plans."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+
+from stayos import services
+from stayos.admin.base import (
+    DeletedFilter,
+    PropertyScopedAdmin,
+    TrackedAdmin,
+    VersionedModelForm,
+)
+from stayos.models import Amenity, Property, RatePlan, RatePlanSeason, Room, RoomType
+
+__all__ = ["PropertyScopedAdmin", "TrackedAdmin", "VersionedModelForm"]
+
+
+@admin.register(Property)
+class PropertyAdmin(TrackedAdmin):
+    list_display = ("code", "name", "city", "country", "currency", "business_date", "room_count")
+    search_fields = ("code", "name", "city")
+    fieldsets = [
+        (None, {"fields": ("code", "name", "time_zone", "currency", "business_date")}),
+        ("Address", {"fields": ("street", "postal_code", "city", "country", "phone", "email")}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                room_count=Coalesce(
+                    Subquery(
+                        Room.objects.filter(property=OuterRef("pk"))
+                        .values("property")
+                        .annotate(count=Count("*"))
+                        .values("count")
+                    ),
+                    0,
+                )
+            )
+        )
+
+    @admin.display(description="rooms", ordering="room_count")
+    def room_count(self, obj: Property) -> int:
+        return obj.room_count
+
+
+@admin.register(Amenity)
+class AmenityAdmin(PropertyScopedAdmin):
+    list_display = ("name", "code", "property")
+    search_fields = ("name", "code")
+    prepopulated_fields = {"code": ("name",)}
+
+
+class RoomInline(admin.TabularInline):
+    model = Room
+    fields = ("number", "floor", "housekeeping_status", "property")
+    extra = 0
+    show_change_link = True
+    # Editing rooms happens on the room page, where optimistic locking guards each save.
+    readonly_fields = ("number", "floor", "housekeeping_status", "property")
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("property")
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(RoomType)
+class RoomTypeAdmin(PropertyScopedAdmin):
+    list_display = ("code", "name", "property", "capacity", "base_occupancy", "room_count")
+    search_fields = ("code", "name")
+    filter_horizontal = ("amenities",)
+    inlines = [RoomInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(room_count=Count("rooms", filter=Q(rooms__deleted_at__isnull=True)))
+        )
+
+    @admin.display(description="rooms", ordering="room_count")
+    def room_count(self, obj: RoomType) -> int:
+        return obj.room_count
+
+
+class AccessibilityFilter(admin.SimpleListFilter):
+    title = "accessibility"
+    parameter_name = "accessibility"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("any", "Any accessibility feature"), *Room.Accessibility.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "any":
+            return queryset.exclude(accessibility=[])
+        if self.value():
+            return queryset.filter(accessibility__contains=[self.value()])
+        return queryset
+
+
+def _set_status_action(status: Room.HousekeepingStatus):
+    @admin.action(description=f"Mark selected rooms {status.label.lower()}")
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = services.room_set_housekeeping_status(
+            rooms=queryset, status=status, actor=request.user
+        )
+        modeladmin.message_user(
+            request, f"{changed} room(s) marked {status.label.lower()}.", messages.SUCCESS
+        )
+
+    action.__name__ = f"mark_{status.value}"
+    return action
+
+
+@admin.register(Room)
+class RoomAdmin(PropertyScopedAdmin):
+    list_display = (
+        "number",
+        "property",
+        "room_type",
+        "floor",
+        "housekeeping_status",
+        "accessibility_summary",
+    )
+    list_filter = (
+        "property",
+        "housekeeping_status",
+        "room_type",
+        "floor",
+        AccessibilityFilter,
+        DeletedFilter,
+    )
+    list_select_related = ("property", "room_type")
+    search_fields = ("number", "notes", "room_type__name")
+    autocomplete_fields = ("room_type",)
+    filter_horizontal = ("amenities",)
+    actions = [
+        *PropertyScopedAdmin.actions,
+        _set_status_action(Room.HousekeepingStatus.CLEAN),
+        _set_status_action(Room.HousekeepingStatus.DIRTY),
+        _set_status_action(Room.HousekeepingStatus.INSPECTED),
+    ]
+    fieldsets = [
+        (None, {"fields": ("property", "room_type", "number", "floor", "housekeeping_status")}),
+        ("Features", {"fields": ("accessibility", "amenities", "notes")}),
+    ]
+
+    @admin.display(description="accessibility")
+    def accessibility_summary(self, obj: Room) -> str:
+        labels = dict(Room.Accessibility.choices)
+        return ", ".join(labels.get(feature, feature) for feature in obj.accessibility) or "—"
+
+
+class RatePlanSeasonInline(admin.TabularInline):
+    model = RatePlanSeason
+    fields = ("name", "start_date", "end_date", "multiplier")
+    extra = 0
+
+
+@admin.register(RatePlan)
+class RatePlanAdmin(PropertyScopedAdmin):
+    list_display = (
+        "code",
+        "name",
+        "property",
+        "base_rate",
+        "valid_from",
+        "valid_to",
+        "min_stay",
+        "refundable",
+    )
+    list_filter = ("property", "refundable", DeletedFilter)
+    search_fields = ("code", "name")
+    filter_horizontal = ("room_types",)
+    inlines = [RatePlanSeasonInline]
+    fieldsets = [
+        (None, {"fields": ("property", "code", "name", "room_types")}),
+        ("Price", {"fields": ("base_rate", "weekend_days", "weekend_multiplier")}),
+        ("Validity", {"fields": ("valid_from", "valid_to")}),
+        (
+            "Conditions",
+            {
+                "fields": (
+                    "min_stay",
+                    "max_stay",
+                    "closed_to_arrival",
+                    "closed_to_departure",
+                    "advance_purchase_days",
+                )
+            },
+        ),
+        ("Cancellation", {"fields": ("refundable", "cancellation_deadline_hours")}),
+    ]
+
+    def save_formset(self, request, form, formset, change) -> None:
+        # Seasons belong to the plan's property; the inline form does not ask for it.
+        for season in formset.save(commit=False):
+            season.property_id = form.instance.property_id
+            services.tracked_save(instance=season, actor=request.user)
+        for season in formset.deleted_objects:
+            services.tracked_soft_delete(
+                queryset=RatePlanSeason.all_objects.filter(pk=season.pk), actor=request.user
+            )
+        formset.save_m2m()

@@ -1,0 +1,69 @@
+"""Writes to the hotel setup: rooms, soft delete and restore of any tracked row."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from audit.context import context
+from stayos.models import Room, TrackedModel
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+def _as_user(actor: Actor) -> AbstractBaseUser | None:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+@transaction.atomic
+def tracked_save(*, instance: TrackedModel, actor: Actor, reason: str | None = None) -> None:
+    """Insert or update a row as ``actor``; a stale version raises ``StaleVersionError``."""
+    with context(user=_as_user(actor), reason=reason):
+        instance.save()
+
+
+@transaction.atomic
+def tracked_soft_delete(
+    *, queryset: models.QuerySet, actor: Actor, reason: str | None = None
+) -> int:
+    """Mark rows deleted (kept for history and the ledger); returns how many were alive."""
+    with context(user=_as_user(actor), reason=reason):
+        return queryset.model.all_objects.filter(
+            pk__in=queryset.values("pk"), deleted_at__isnull=True
+        ).update(deleted_at=timezone.now())
+
+
+@transaction.atomic
+def tracked_restore(*, queryset: models.QuerySet, actor: Actor, reason: str | None = None) -> int:
+    """Bring soft-deleted rows back; a clash with a live row's unique code is refused."""
+    rows = queryset.model.all_objects.select_for_update().filter(pk__in=queryset.values("pk"))
+    with context(user=_as_user(actor), reason=reason):
+        restored = 0
+        for row in rows.deleted():
+            row.deleted_at = None
+            try:
+                row.validate_constraints()
+            except ValidationError as error:
+                raise ValidationError(
+                    f"{row} cannot be restored: {' '.join(error.messages)}"
+                ) from error
+            row.save(update_fields=["deleted_at"])
+            restored += 1
+        return restored
+
+
+@transaction.atomic
+def room_set_housekeeping_status(
+    *, rooms: models.QuerySet[Room], status: str, actor: Actor
+) -> int:
+    """Set the housekeeping status of rooms; rooms already in that status are left alone."""
+    if status not in Room.HousekeepingStatus.values:
+        raise ValidationError(f"Unknown housekeeping status “{status}”.")
+    with context(user=_as_user(actor), reason=f"housekeeping: {status}"):
+        return (
+            Room.objects.filter(pk__in=rooms.values("pk"))
+            .exclude(housekeeping_status=status)
+            .update(housekeeping_status=status)
+        )

@@ -1,0 +1,75 @@
+"""Trigger builders shared by every StayOS domain table (declared with django-pgtrigger).
+
+The kernel registers ``row_triggers(model)`` on every concrete ``TrackedModel`` at start-up
+(see ``stayos.apps``), so a model cannot forget them; migrations install them like any other
+``Meta.triggers`` entry.
+"""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.db import models
+
+# Owns the bookkeeping columns on UPDATE, whatever path the UPDATE took (ORM save, update(),
+# raw SQL): version always moves forward by one, and who/when come from the database side.
+BUMP_VERSION = pgtrigger.Trigger(
+    name="bump_version",
+    when=pgtrigger.Before,
+    operation=pgtrigger.Update,
+    func="""
+        NEW.version := OLD.version + 1;
+        NEW.updated_at := now();
+        NEW.updated_by_id := audit_context_user_id();
+        NEW.created_at := OLD.created_at;
+        NEW.created_by_id := OLD.created_by_id;
+        RETURN NEW;
+    """,
+)
+
+# Owns them on INSERT: every row starts at version 1, stamped by whoever the context names.
+# An explicit created_by (e.g. a data import naming the original author) is kept when there
+# is no context to contradict it.
+STAMP_INSERT = pgtrigger.Trigger(
+    name="stamp_insert",
+    when=pgtrigger.Before,
+    operation=pgtrigger.Insert,
+    func="""
+        NEW.version := 1;
+        NEW.created_by_id := coalesce(audit_context_user_id(), NEW.created_by_id);
+        NEW.updated_by_id := NEW.created_by_id;
+        NEW.updated_at := NEW.created_at;
+        RETURN NEW;
+    """,
+)
+
+
+def row_triggers(model: type[models.Model]) -> list[pgtrigger.Trigger]:
+    """The triggers every tracked table carries."""
+    return [BUMP_VERSION, STAMP_INSERT]
+
+
+def same_property(field_name: str) -> pgtrigger.Trigger:
+    """Refuse a row whose foreign key ``field_name`` points into another property.
+
+    Keeps one property's rooms from pointing at another property's room type, and so on;
+    ``property`` is the tenant, and a reference across tenants would leak data between them.
+    """
+    return pgtrigger.Trigger(
+        name=f"same_property_{field_name}",
+        when=pgtrigger.Before,
+        operation=pgtrigger.Insert | pgtrigger.UpdateOf(f"{field_name}_id", "property_id"),
+        func=pgtrigger.Func(
+            f"""
+            IF NEW.{{columns.{field_name}}} IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM {{fields.{field_name}.related_model._meta.db_table}}
+                WHERE id = NEW.{{columns.{field_name}}} AND property_id = NEW.property_id
+            ) THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'check_violation',
+                    MESSAGE = '{{meta.db_table}}.{field_name} must belong to the same property',
+                    CONSTRAINT = '{{meta.db_table}}_{field_name}_same_property';
+            END IF;
+            RETURN NEW;
+            """
+        ),
+    )

@@ -1,0 +1,68 @@
+"""Who/where reaches the database inside the transaction of the change, and nowhere else."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
+
+from audit.context import context
+from stayos.models import Room
+from tests.factories import RoomFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _settings() -> tuple[str | None, str | None]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('stayos.user_id', true),"
+            " current_setting('stayos.context', true)"
+        )
+        return cursor.fetchone()
+
+
+def test_a_write_outside_any_transaction_still_carries_the_context():
+    room = RoomFactory()
+    clerk = UserFactory()
+    assert connection.get_autocommit()
+    with context(user=clerk, reason="late checkout"):
+        Room.objects.filter(pk=room.pk).update(notes="Guest leaves at 2 pm")
+    assert Room.objects.get(pk=room.pk).updated_by == clerk
+
+
+def test_nothing_is_left_on_the_connection_after_the_transaction():
+    clerk = UserFactory()
+    with context(user=clerk), transaction.atomic():
+        RoomFactory()
+        assert _settings()[0] == str(clerk.pk)
+    # Same connection, next statement: the transaction-local settings are gone.
+    assert _settings()[0] in (None, "")
+    room = RoomFactory()
+    assert Room.objects.get(pk=room.pk).created_by is None
+
+
+def test_an_admin_request_stamps_the_staff_member_and_leaves_nothing_behind():
+    clerk = UserFactory(username="ana")
+    client = Client()
+    client.force_login(clerk)
+    room = RoomFactory(notes="")
+    url = reverse("admin:stayos_room_change", args=[room.pk])
+    data = {
+        "property": room.property_id,
+        "room_type": room.room_type_id,
+        "number": room.number,
+        "floor": room.floor,
+        "housekeeping_status": "clean",
+        "notes": "Extra pillows",
+        "version": 1,
+    }
+    response = client.post(url, data, HTTP_USER_AGENT="Firefox", REMOTE_ADDR="10.0.0.7")
+    assert response.status_code == 302
+    assert response.headers["X-Request-ID"]
+    assert Room.objects.get(pk=room.pk).updated_by == clerk
+
+    # The next write on this connection, outside any request, is nobody's.
+    Room.objects.filter(pk=room.pk).update(notes="")
+    assert Room.objects.get(pk=room.pk).updated_by is None
