@@ -6,12 +6,14 @@ have their own). A database execute wrapper installed on every connection sends 
 
 - triggers read it with ``current_setting('stayos.user_id', true)`` and friends;
 - it vanishes at COMMIT/ROLLBACK, so nothing is left behind on a pooled connection;
-- a write outside ``transaction.atomic`` (autocommit) is wrapped in a short transaction
-  together with its context, so it is never written without it.
+- a write outside ``transaction.atomic`` (autocommit) is sent in one query string with its
+  context, which PostgreSQL runs as one implicit transaction, so it is never written
+  without it.
 
-This is django-pghistory's idea (per-statement, transaction-local settings), done with a
-separate parameterised statement instead of string-prefixing the SQL, so values need no
-hand-escaping and psycopg 3's single-result cursors keep working.
+This is django-pghistory's idea (per-statement, transaction-local settings), with the values
+sent as query parameters rather than spliced into the SQL, only for statements that can fire
+triggers (reads pay nothing), and with psycopg 3's multi-result cursor moved on to the
+statement's own result.
 """
 
 from __future__ import annotations
@@ -89,25 +91,33 @@ def _is_write(sql: str) -> bool:
     return bool(head) and head[0].lower() in _WRITE_VERBS
 
 
-def _send(connection: BaseDatabaseWrapper, ctx: AuditContext) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
-            [USER_SETTING, ctx.as_settings()[0], CONTEXT_SETTING, ctx.as_settings()[1]],
-        )
+_SET_CONTEXT = (
+    "SELECT set_config('stayos.user_id', %s, true), set_config('stayos.context', %s, true)"
+)
 
 
 def _execute_with_context(execute, sql, params, many, call_context):
     ctx = _current.get()
     if ctx is None or not isinstance(sql, str) or not _is_write(sql):
         return execute(sql, params, many, call_context)
-    connection = call_context["connection"]
-    if connection.in_atomic_block:
-        _send(connection, ctx)
-        return execute(sql, params, many, call_context)
-    with transaction.atomic(using=connection.alias):
-        _send(connection, ctx)
-        return execute(sql, params, many, call_context)
+    if many:
+        # executemany cannot carry a prefix per parameter set: send the context first, in
+        # the same transaction (opening one if the connection is in autocommit).
+        connection = call_context["connection"]
+        with transaction.atomic(using=connection.alias):
+            call_context["cursor"].cursor.execute(_SET_CONTEXT, ctx.as_settings())
+            return execute(sql, params, many, call_context)
+    # One round trip: the settings ride in front of the statement. Sent together, the two
+    # run in one transaction even in autocommit, and end with it.
+    if params is None:
+        sql = sql.replace("%", "%%")
+    result = execute(
+        f"{_SET_CONTEXT}; {sql}", [*ctx.as_settings(), *(params or ())], many, call_context
+    )
+    cursor = call_context["cursor"].cursor
+    while cursor.nextset():  # leave the cursor on the statement's own result
+        pass
+    return result
 
 
 def install_on_connection(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -73,6 +74,9 @@ DATABASES["default"]["ENGINE"] = "psqlextra.backend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 POSTGRES_EXTRA_AUTO_EXTENSION_SET_UP = False
+# Monthly partitions of audit_log, domain_event (and ledger_entry): see config/partitioning.py.
+PSQLEXTRA_PARTITIONING_MANAGER = "config.partitioning.manager"
+PARTITIONS_MONTHS_AHEAD = env.int("PARTITIONS_MONTHS_AHEAD", default=3)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -101,7 +105,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The nightly jobs; each entry says when and why. Beat copies them into django-celery-beat's
 # tables, where staff can see and pause them in the admin.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # 00:20 UTC, once the day is over: hash yesterday's audit rows into the seal chain.
+    "seal-audit-log": {
+        "task": "audit.tasks.seal_audit_log",
+        "schedule": crontab(hour=0, minute=20),
+    },
+}
 
 LOGGING = {
     "version": 1,

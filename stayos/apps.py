@@ -1,4 +1,5 @@
 from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
 
 
 class StayOSConfig(AppConfig):
@@ -7,6 +8,9 @@ class StayOSConfig(AppConfig):
 
     def ready(self) -> None:
         from stayos.models import TrackedModel
+        from stayos.partitions import create_partitions_after_migrate
+
+        post_migrate.connect(create_partitions_after_migrate, sender=self)
         from stayos.triggers import row_triggers
 
         # Every concrete tracked model, in any app, gets the shared row triggers; declaring

@@ -8,6 +8,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from audit.context import context
+from audit.events import event_record
 from stayos.models import Room, TrackedModel
 
 Actor = AbstractBaseUser | AnonymousUser | None
@@ -62,8 +63,20 @@ def room_set_housekeeping_status(
     if status not in Room.HousekeepingStatus.values:
         raise ValidationError(f"Unknown housekeeping status “{status}”.")
     with context(user=_as_user(actor), reason=f"housekeeping: {status}"):
-        return (
-            Room.objects.filter(pk__in=rooms.values("pk"))
+        # Lock the rooms so two housekeepers marking the same room record one change each.
+        changing = list(
+            Room.objects.select_for_update()
+            .filter(pk__in=rooms.values("pk"))
             .exclude(housekeeping_status=status)
-            .update(housekeeping_status=status)
+            .order_by("pk")
         )
+        Room.objects.filter(pk__in=[room.pk for room in changing]).update(
+            housekeeping_status=status
+        )
+        for room in changing:
+            event_record(
+                name="room.status_changed",
+                aggregate=room,
+                payload={"number": room.number, "from": room.housekeeping_status, "to": status},
+            )
+        return len(changing)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pgtrigger
 from django.db import models
 
+from audit.triggers import audit_triggers
+
 # Owns the bookkeeping columns on UPDATE, whatever path the UPDATE took (ORM save, update(),
 # raw SQL): version always moves forward by one, and who/when come from the database side.
 BUMP_VERSION = pgtrigger.Trigger(
@@ -44,8 +46,8 @@ STAMP_INSERT = pgtrigger.Trigger(
 
 
 def row_triggers(model: type[models.Model]) -> list[pgtrigger.Trigger]:
-    """The triggers every tracked table carries."""
-    return [BUMP_VERSION, STAMP_INSERT]
+    """The triggers every tracked table carries: bookkeeping, then the audit log."""
+    return [BUMP_VERSION, STAMP_INSERT, *audit_triggers(model)]
 
 
 def same_property(field_name: str) -> pgtrigger.Trigger:

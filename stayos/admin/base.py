@@ -6,14 +6,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten_fieldsets
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import formats
 
+from audit.selectors import describe, row_changes_since, row_history
 from stayos import services
 from stayos.models import TrackedModel
+
+HISTORY_LIMIT = 200
 
 # Shown read-only; "version" travels as the form's hidden field instead (VersionedModelForm).
 BOOKKEEPING_FIELDS = ("created_at", "created_by", "updated_at", "updated_by", "deleted_at")
@@ -65,11 +69,17 @@ class VersionedModelForm(forms.ModelForm):
 
     def conflict_message(self, current: TrackedModel, opened: int) -> str:
         when = formats.date_format(current.updated_at, "DATETIME_FORMAT")
-        return (
+        message = (
             f"Not saved: {describe_user(current.updated_by)} changed this "
             f"{current._meta.verbose_name} at {when} (version {current.version}; you opened "
             f"version {opened}). Reload the page to see their changes, then apply yours again."
         )
+        changes = [
+            f"{change.field}: {change.old} → {change.new} ({item.who})"
+            for item in row_changes_since(model=type(current), pk=current.pk, version=opened)
+            for change in item.changes
+        ]
+        return f"{message} Their changes: {'; '.join(changes)}." if changes else message
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -118,6 +128,29 @@ class TrackedAdmin(admin.ModelAdmin):
         queryset = self.model.all_objects.get_queryset()
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """Who changed what and when, from the audit log, newest first."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        entries = list(row_history(model=self.model, pk=obj.pk)[: HISTORY_LIMIT + 1])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"History: {obj}",
+            "subtitle": None,
+            "object": obj,
+            "opts": self.opts,
+            "items": describe(model=self.model, entries=entries[:HISTORY_LIMIT]),
+            "truncated": len(entries) > HISTORY_LIMIT,
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/tracked_history.html", context)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         # "version" is the form's own hidden field, not the model's (which is not editable).

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.postgres.operations import BtreeGistExtension
 from django.db import migrations, models
 
+import audit.models
 import stayos.models.base
 import stayos.models.property
 import stayos.models.rate_plans
@@ -60,15 +61,11 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "created_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 (
                     "updated_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
                 ("version", models.PositiveIntegerField(default=1, editable=False)),
@@ -159,15 +156,11 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "created_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 (
                     "updated_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
                 ("version", models.PositiveIntegerField(default=1, editable=False)),
@@ -230,15 +223,11 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "created_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 (
                     "updated_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
                 ("version", models.PositiveIntegerField(default=1, editable=False)),
@@ -401,15 +390,11 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "created_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 (
                     "updated_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
                 ("version", models.PositiveIntegerField(default=1, editable=False)),
@@ -481,15 +466,11 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "created_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 (
                     "updated_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
                 ("version", models.PositiveIntegerField(default=1, editable=False)),
@@ -566,15 +547,11 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "created_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 (
                     "updated_at",
-                    models.DateTimeField(
-                        db_default=stayos.models.base.TransactionNow(), editable=False
-                    ),
+                    models.DateTimeField(db_default=audit.models.TransactionNow(), editable=False),
                 ),
                 ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
                 ("version", models.PositiveIntegerField(default=1, editable=False)),

@@ -6,6 +6,8 @@ import uuid6
 from django.conf import settings
 from django.db import models
 
+from audit.models import TransactionNow
+
 
 class StaleVersionError(Exception):
     """A save carried a version older than the row's: someone else changed it since."""
@@ -29,13 +31,6 @@ class UUIDv7(models.Func):
 
     def __init__(self) -> None:
         super().__init__()
-
-
-class TransactionNow(models.Func):
-    """now(): the transaction's start, the same instant the triggers stamp."""
-
-    template = "now()"
-    output_field = models.DateTimeField()
 
 
 class ActiveQuerySet(models.QuerySet):

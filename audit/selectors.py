@@ -1,0 +1,189 @@
+"""Reads of the audit log: a row's history, what changed since a version, seal checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection, models
+
+from audit.models import Action, AuditEntry, AuditSeal
+
+# Columns that say nothing a person changed (see audit.triggers.BOOKKEEPING_FIELDS).
+HIDDEN_COLUMNS = {"version", "updated_at", "updated_by_id", "created_at", "created_by_id", "id"}
+_DIGEST_BATCH = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: str
+    new: str
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryItem:
+    entry: AuditEntry
+    who: str
+    changes: list[FieldChange]
+
+
+def row_history(*, model: type[models.Model], pk: Any) -> models.QuerySet[AuditEntry]:
+    """Every audit row of one object, newest first (served by the audit_log_row index)."""
+    return AuditEntry.objects.filter(table_name=model._meta.db_table, row_id=pk).order_by(
+        "-occurred_at", "-id"
+    )
+
+
+def row_changes_since(*, model: type[models.Model], pk: Any, version: int) -> list[HistoryItem]:
+    """What others changed on a row after ``version``, oldest first, field by field."""
+    entries = [
+        entry
+        for entry in row_history(model=model, pk=pk).filter(action=Action.UPDATE)
+        if (entry.new or {}).get("version", 0) > version
+    ]
+    return describe(model=model, entries=reversed(entries))
+
+
+def describe(*, model: type[models.Model], entries: Iterable[AuditEntry]) -> list[HistoryItem]:
+    """Readable history: staff names, field labels, choice labels, related objects' names."""
+    entries = list(entries)
+    users = get_user_model().objects.in_bulk({e.user_id for e in entries if e.user_id})
+    columns = {field.column: field for field in model._meta.concrete_fields}
+    related = _related_names(columns, entries)
+    items = []
+    for entry in entries:
+        user = users.get(entry.user_id)
+        who = (user.get_full_name() or user.get_username()) if user else "system"
+        if entry.action == Action.UPDATE:
+            shown = [c for c in entry.changed_fields if c not in HIDDEN_COLUMNS]
+        else:
+            image = entry.new if entry.action == Action.INSERT else entry.old
+            shown = [c for c in (image or {}) if c not in HIDDEN_COLUMNS]
+        changes = [
+            FieldChange(
+                field=str(columns[c].verbose_name) if c in columns else c,
+                old=_display(columns.get(c), (entry.old or {}).get(c), related),
+                new=_display(columns.get(c), (entry.new or {}).get(c), related),
+            )
+            for c in shown
+        ]
+        items.append(HistoryItem(entry=entry, who=who, changes=changes))
+    return items
+
+
+def _related_names(
+    columns: dict[str, models.Field], entries: list[AuditEntry]
+) -> dict[tuple[type, str], str]:
+    wanted: dict[type, set[str]] = {}
+    for entry in entries:
+        for image in (entry.old or {}, entry.new or {}):
+            for column, value in image.items():
+                field = columns.get(column)
+                if field is not None and field.is_relation and value is not None:
+                    wanted.setdefault(field.related_model, set()).add(str(value))
+    names = {}
+    for related_model, ids in wanted.items():
+        manager = related_model._base_manager
+        for pk, obj in manager.in_bulk(list(ids)).items():
+            names[(related_model, str(pk))] = str(obj)
+    return names
+
+
+def _display(field: models.Field | None, value: Any, related: dict) -> str:
+    if value is None or value == "":
+        return "—"
+    if field is not None and field.is_relation:
+        return related.get((field.related_model, str(value)), str(value))
+    if field is not None and field.choices:
+        labels = dict(field.flatchoices)
+        return str(labels.get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        base_field = getattr(field, "base_field", None)
+        labels = dict(base_field.flatchoices) if base_field is not None else {}
+        return ", ".join(str(labels.get(item, item)) for item in value) or "—"
+    return str(value)
+
+
+# Tamper evidence ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class DayDigest:
+    day: datetime.date
+    row_count: int
+    rows_digest: str
+
+
+def day_digest(day: datetime.date) -> DayDigest:
+    """SHA-256 over one UTC day's audit rows, each row's full text, in (occurred_at, id) order."""
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
+    end = start + datetime.timedelta(days=1)
+    digest = hashlib.sha256()
+    count = 0
+    after: tuple = (start - datetime.timedelta(microseconds=1), 0)
+    with connection.cursor() as cursor:
+        while True:
+            # Keyset pages keep memory flat however busy the day was.
+            cursor.execute(
+                "SELECT occurred_at, id, audit_log::text FROM audit_log"
+                " WHERE occurred_at >= %s AND occurred_at < %s AND (occurred_at, id) > (%s, %s)"
+                " ORDER BY occurred_at, id LIMIT %s",
+                [start, end, *after, _DIGEST_BATCH],
+            )
+            rows = cursor.fetchall()
+            for _, _, text in rows:
+                digest.update(text.encode())
+                digest.update(b"\n")
+            count += len(rows)
+            if len(rows) < _DIGEST_BATCH:
+                return DayDigest(day=day, row_count=count, rows_digest=digest.hexdigest())
+            after = (rows[-1][0], rows[-1][1])
+
+
+def chain(previous_seal: str, digest: DayDigest) -> str:
+    """The day's seal: it covers the day's rows and, through the previous seal, all before."""
+    material = f"{previous_seal}|{digest.day.isoformat()}|{digest.row_count}|{digest.rows_digest}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class SealCheck:
+    day: datetime.date
+    ok: bool
+    problem: str = ""
+
+
+def seals_verify(*, since: datetime.date | None = None) -> list[SealCheck]:
+    """Recompute every sealed day from ``since`` on; the first failure ends the check."""
+    seals = AuditSeal.objects.order_by("day")
+    previous = ""
+    if since is not None:
+        before = seals.filter(day__lt=since).order_by("-day").first()
+        previous = before.seal if before else ""
+        seals = seals.filter(day__gte=since)
+    checks = []
+    for seal in seals:
+        digest = day_digest(seal.day)
+        if seal.previous_seal != previous:
+            problem = "its link to the previous day's seal is broken"
+        elif (digest.row_count, digest.rows_digest) != (seal.row_count, seal.rows_digest):
+            problem = (
+                f"its audit rows no longer match the seal ({digest.row_count} rows now, "
+                f"{seal.row_count} when sealed)"
+            )
+        elif chain(previous, digest) != seal.seal:
+            problem = "the seal itself was altered"
+        else:
+            checks.append(SealCheck(day=seal.day, ok=True))
+            previous = seal.seal
+            continue
+        checks.append(SealCheck(day=seal.day, ok=False, problem=problem))
+        break
+    return checks

@@ -1,0 +1,44 @@
+"""Writes of the audit app: sealing days of the audit log."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from audit.models import AuditEntry, AuditSeal
+from audit.selectors import chain, day_digest
+
+# Concurrent sealers (beat twice, an operator by hand) take turns on this advisory lock.
+SEAL_LOCK_KEY = 0x5EA1_0001
+
+
+@transaction.atomic
+def audit_seal(*, through: datetime.date | None = None) -> list[AuditSeal]:
+    """Seal every finished UTC day up to ``through`` (default: yesterday) not sealed yet."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+    through = through or timezone.now().astimezone(datetime.UTC).date() - datetime.timedelta(1)
+    last = AuditSeal.objects.order_by("-day").first()
+    if last is not None:
+        day, previous = last.day + datetime.timedelta(days=1), last.seal
+    else:
+        first = AuditEntry.objects.aggregate(first=Min("occurred_at"))["first"]
+        if first is None:
+            return []
+        day, previous = first.astimezone(datetime.UTC).date(), ""
+    sealed = []
+    while day <= through:
+        digest = day_digest(day)
+        seal = AuditSeal.objects.create(
+            day=day,
+            row_count=digest.row_count,
+            rows_digest=digest.rows_digest,
+            previous_seal=previous,
+            seal=chain(previous, digest),
+        )
+        sealed.append(seal)
+        day, previous = day + datetime.timedelta(days=1), seal.seal
+    return sealed

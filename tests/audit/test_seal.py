@@ -1,0 +1,80 @@
+"""Seals prove the audit log was not altered; verify names the first day that was."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.utils import timezone
+
+from audit.models import AuditSeal
+from tests.factories import RoomFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _today() -> datetime.date:
+    return timezone.now().astimezone(datetime.UTC).date()
+
+
+def _seal_today() -> None:
+    call_command("audit", "seal", "--through", _today().isoformat(), stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def test_verify_passes_on_an_untouched_log(capsys):
+    RoomFactory.create_batch(3)
+    _seal_today()
+    seal = AuditSeal.objects.get(day=_today())
+    assert seal.row_count >= 3
+    call_command("audit", "verify")
+    assert "1 sealed day(s) verified." in capsys.readouterr().out
+
+
+def test_sealing_twice_adds_nothing():
+    RoomFactory()
+    _seal_today()
+    _seal_today()
+    assert AuditSeal.objects.count() == 1
+
+
+def test_verify_fails_naming_the_day_after_a_row_is_altered_behind_the_triggers():
+    room = RoomFactory(notes="")
+    _seal_today()
+    with connection.cursor() as cursor:
+        # What someone with superuser rights could do: switch the triggers off and edit.
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            "UPDATE audit_log SET new = jsonb_set(new, '{notes}', '\"forged\"') WHERE row_id = %s",
+            [room.pk],
+        )
+        cursor.execute("SET LOCAL session_replication_role = origin")
+    with pytest.raises(CommandError, match=f"Audit log altered on {_today()}"):
+        call_command("audit", "verify")
+
+
+def test_verify_fails_when_a_row_is_deleted_behind_the_triggers():
+    room = RoomFactory()
+    _seal_today()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("DELETE FROM audit_log WHERE row_id = %s", [room.pk])
+        cursor.execute("SET LOCAL session_replication_role = origin")
+    with pytest.raises(CommandError, match="rows no longer match"):
+        call_command("audit", "verify", "--since", _today().isoformat())
+
+
+def test_the_seals_chain_day_to_day():
+    RoomFactory()
+    yesterday = _today() - datetime.timedelta(days=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_log (occurred_at, table_name, row_id, action, changed_fields,"
+            " transaction_id) VALUES (%s, 'stayos_room', gen_random_uuid(), 'insert', '{}', 1)",
+            [datetime.datetime.combine(yesterday, datetime.time(12), tzinfo=datetime.UTC)],
+        )
+    _seal_today()
+    first, second = AuditSeal.objects.order_by("day")
+    assert (first.day, second.day) == (yesterday, _today())
+    assert second.previous_seal == first.seal
