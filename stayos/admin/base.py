@@ -12,6 +12,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import formats
+from django.utils.text import capfirst
 
 from audit.selectors import describe, row_changes_since, row_history
 from stayos import services
@@ -75,7 +76,7 @@ class VersionedModelForm(forms.ModelForm):
             f"version {opened}). Reload the page to see their changes, then apply yours again."
         )
         changes = [
-            f"{change.field}: {change.old} → {change.new} ({item.who})"
+            f"{capfirst(change.field)}: {change.old} → {change.new} ({item.who})"
             for item in row_changes_since(model=type(current), pk=current.pk, version=opened)
             for change in item.changes
         ]
