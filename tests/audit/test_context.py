@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.context import context
+from audit.models import AuditEntry
 from stayos.models import Room
 from tests.factories import RoomFactory, UserFactory
 
@@ -62,7 +63,18 @@ def test_an_admin_request_stamps_the_staff_member_and_leaves_nothing_behind():
     assert response.status_code == 302
     assert response.headers["X-Request-ID"]
     assert Room.objects.get(pk=room.pk).updated_by == clerk
+    entry = AuditEntry.objects.get(row_id=room.pk, action="update")
+    assert (entry.user_id, entry.ip, entry.user_agent, entry.source) == (
+        clerk.pk,
+        "10.0.0.7",
+        "Firefox",
+        "web",
+    )
+    assert entry.request_id == response.headers["X-Request-ID"]
+    assert entry.session_key == client.session.session_key
 
     # The next write on this connection, outside any request, is nobody's.
     Room.objects.filter(pk=room.pk).update(notes="")
     assert Room.objects.get(pk=room.pk).updated_by is None
+    latest = AuditEntry.objects.filter(row_id=room.pk).order_by("-id").first()
+    assert (latest.user_id, latest.ip, latest.request_id) == (None, None, "")
