@@ -11,7 +11,7 @@ from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Concat, NullIf, Trim
 from django.http import HttpRequest
 
-from audit.models import AuditEntry, AuditSeal, DomainEventEntry
+from audit.models import AuditEntry, AuditSeal, DomainEventEntry, JobRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -128,3 +128,10 @@ class DomainEventEntryAdmin(StaffNameMixin, ReadOnlyAdmin):
 @admin.register(AuditSeal)
 class AuditSealAdmin(ReadOnlyAdmin):
     list_display = ("day", "row_count", "seal", "sealed_at")
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    list_display = ("job", "status", "started_at", "finished_at", "error")
+    list_filter = ("status", "job")
+    date_hierarchy = "started_at"

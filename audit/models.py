@@ -230,3 +230,31 @@ class DomainEventEntry(ContextColumns):
 
     def __str__(self) -> str:
         return f"{self.name} {self.aggregate_id}"
+
+
+class JobRun(models.Model):
+    """One run of a background job (a Celery task, a maintenance command): when, how it ended."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        OK = "ok", "OK"
+        SKIPPED = "skipped", "Skipped (another run held the lock)"
+        FAILED = "failed", "Failed"
+
+    job = models.CharField(max_length=200)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "audit_job_run"
+        ordering = ["-started_at"]
+        indexes = [
+            # "When did this job last run, and how?": the health endpoint and the admin list.
+            models.Index(fields=["job", "-started_at"], name="audit_job_run_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} at {self.started_at:%Y-%m-%d %H:%M} ({self.status})"

@@ -76,7 +76,15 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 POSTGRES_EXTRA_AUTO_EXTENSION_SET_UP = False
 # Monthly partitions of audit_log, domain_event (and ledger_entry): see config/partitioning.py.
 PSQLEXTRA_PARTITIONING_MANAGER = "config.partitioning.manager"
+PARTITIONED_TABLES = "config.partitioning.PARTITIONED_TABLES"
 PARTITIONS_MONTHS_AHEAD = env.int("PARTITIONS_MONTHS_AHEAD", default=3)
+AUDIT_RETENTION_MONTHS = env.int("AUDIT_RETENTION_MONTHS", default=84)
+EVENTS_RETENTION_MONTHS = env.int("EVENTS_RETENTION_MONTHS", default=36)
+LEDGER_RETENTION_MONTHS = env.int("LEDGER_RETENTION_MONTHS", default=24)
+# Partitions past retention are copied here (gzip + SHA-256 manifest) before they are dropped.
+ARCHIVE_DIR = Path(env.str("ARCHIVE_DIR", default=str(BASE_DIR / ".local" / "archive")))
+# Maintenance gives up on a lock it cannot get in this time rather than queue the front desk.
+PARTITIONS_LOCK_TIMEOUT = env.str("PARTITIONS_LOCK_TIMEOUT", default="5s")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -106,9 +114,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The nightly jobs; each entry says when and why. Beat copies them into django-celery-beat's
 # tables, where staff can see and pause them in the admin.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # 02:30 UTC, the quiet hour: partitions ahead, DEFAULT swept, retention archived then dropped.
+    "maintain-partitions": {
+        "task": "stayos.tasks.maintain_partitions",
+        "schedule": crontab(hour=2, minute=30),
+    },
     # 00:20 UTC, once the day is over: hash yesterday's audit rows into the seal chain.
     "seal-audit-log": {
-        "task": "audit.tasks.seal_audit_log",
+        "task": "stayos.tasks.seal_audit_log",
         "schedule": crontab(hour=0, minute=20),
     },
 }

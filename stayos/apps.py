@@ -8,7 +8,7 @@ class StayOSConfig(AppConfig):
 
     def ready(self) -> None:
         from stayos.models import TrackedModel
-        from stayos.partitions import create_partitions_after_migrate
+        from stayos.partitioning.maintenance import create_partitions_after_migrate
 
         post_migrate.connect(create_partitions_after_migrate, sender=self)
         from stayos.triggers import row_triggers

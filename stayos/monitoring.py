@@ -1,0 +1,134 @@
+"""Monitoring JSON for staff: health, partition metrics, partition verify (503 when red)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import redis
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+from audit.models import JobRun
+from stayos.partitioning.catalog import (
+    configured_tables,
+    covered_until,
+    default_rows,
+    months_ahead,
+    table_partitions,
+)
+from stayos.partitioning.checks import partition_checks
+
+
+def staff_json(view: Callable[[HttpRequest], JsonResponse]) -> Callable:
+    """401 for anonymous callers, 403 for non-staff, as JSON (no redirect to a login page)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest) -> JsonResponse:
+        if not request.user.is_authenticated:
+            return JsonResponse({"error": "authentication required"}, status=401)
+        if not request.user.is_staff:
+            return JsonResponse({"error": "staff only"}, status=403)
+        return view(request)
+
+    return require_GET(wrapped)
+
+
+def _database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version()")
+            return {"ok": True, "version": cursor.fetchone()[0]}
+    except Exception as error:
+        return {"ok": False, "error": str(error)}
+
+
+def _redis() -> dict:
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        return {"ok": bool(client.ping())}
+    except Exception as error:
+        return {"ok": False, "error": str(error)}
+
+
+def _pending_migrations() -> list[str]:
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    targets = executor.loader.graph.leaf_nodes()
+    return [
+        f"{migration.app_label}.{migration.name}"
+        for migration, _ in executor.migration_plan(targets)
+    ]
+
+
+def _last_run(job_prefix: str) -> dict | None:
+    run = JobRun.objects.filter(job__endswith=job_prefix).order_by("-started_at").first()
+    if run is None:
+        return None
+    return {
+        "job": run.job,
+        "status": run.status,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "error": run.error,
+    }
+
+
+@staff_json
+def health(request: HttpRequest) -> JsonResponse:
+    database = _database()
+    pending = _pending_migrations() if database["ok"] else []
+    body = {
+        "database": database,
+        "redis": _redis(),
+        "migrations": {"ok": not pending, "pending": pending},
+        "last_maintenance": _last_run("partitions maintain") or _last_run("maintain_partitions"),
+    }
+    ok = database["ok"] and body["redis"]["ok"] and not pending
+    return JsonResponse({"ok": ok, **body}, status=200 if ok else 503)
+
+
+@staff_json
+def partition_metrics(request: HttpRequest) -> JsonResponse:
+    tables = []
+    for table in configured_tables():
+        partitions = table_partitions(table.table)
+        until = covered_until(partitions)
+        tables.append(
+            {
+                "table": table.table,
+                "partitions": len([p for p in partitions if not p.is_default]),
+                "covered_until": until,
+                "months_ahead": months_ahead(partitions),
+                "retention_months": table.retention_months,
+                "rows_estimate": sum(p.rows_estimate for p in partitions),
+                "bytes": sum(p.bytes for p in partitions),
+                "default_rows": default_rows(table.table),
+                "bounds": [
+                    {
+                        "name": p.name,
+                        "from": p.start,
+                        "to": p.end,
+                        "rows_estimate": p.rows_estimate,
+                        "bytes": p.bytes,
+                    }
+                    for p in partitions
+                ],
+            }
+        )
+    return JsonResponse({"tables": tables})
+
+
+@staff_json
+def partition_verify(request: HttpRequest) -> JsonResponse:
+    checks = partition_checks()
+    ok = all(check.ok for check in checks)
+    return JsonResponse(
+        {
+            "ok": ok,
+            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+        },
+        status=200 if ok else 503,
+    )

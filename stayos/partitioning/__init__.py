@@ -1,0 +1,1 @@
+"""Partitioned tables: what exists (catalog), upkeep (maintenance), archives, health checks."""

@@ -1,0 +1,76 @@
+"""Monitoring JSON for staff; red (503) when partitions are not as configured."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from audit.models import JobRun
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+URLS = ["monitoring-health", "monitoring-partition-metrics", "monitoring-partition-verify"]
+
+
+@pytest.mark.parametrize("name", URLS)
+def test_anonymous_and_non_staff_callers_are_refused(name: str):
+    assert Client().get(reverse(name)).status_code == 401
+    guest = Client()
+    guest.force_login(UserFactory(is_staff=False, is_superuser=False))
+    assert guest.get(reverse(name)).status_code == 403
+
+
+def test_health_reports_database_redis_migrations_and_last_maintenance(admin_client: Client):
+    from django.core.management import call_command
+
+    call_command("partitions", "maintain", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    body = admin_client.get(reverse("monitoring-health")).json()
+    assert body["ok"] is True
+    assert body["database"]["ok"] and body["redis"]["ok"]
+    assert body["migrations"] == {"ok": True, "pending": []}
+    assert body["last_maintenance"]["status"] == JobRun.Status.OK
+
+
+def test_metrics_describe_every_partitioned_table(admin_client: Client):
+    body = admin_client.get(reverse("monitoring-partition-metrics")).json()
+    tables = {table["table"]: table for table in body["tables"]}
+    assert set(tables) == {"audit_log", "domain_event"}
+    audit = tables["audit_log"]
+    assert audit["months_ahead"] >= 3
+    assert audit["default_rows"] == 0
+    assert audit["retention_months"] == 84
+    assert any(bound["from"] is None for bound in audit["bounds"])  # the DEFAULT partition
+
+
+def test_verify_is_green_then_red_when_a_partition_goes_missing(admin_client: Client):
+    url = reverse("monitoring-partition-verify")
+    green = admin_client.get(url)
+    assert green.status_code == 200, green.json()
+    assert all(check["ok"] for check in green.json()["checks"])
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'audit_log'::regclass AND c.relname <> 'audit_log_default'"
+            " ORDER BY c.relname DESC LIMIT 1"
+        )
+        (last,) = cursor.fetchone()
+        cursor.execute(f"ALTER TABLE audit_log DETACH PARTITION {last}")
+        cursor.execute(f"DROP TABLE {last}")
+
+    red = admin_client.get(url)
+    assert red.status_code == 503
+    failed = {check["name"] for check in red.json()["checks"] if not check["ok"]}
+    assert "audit_log: coverage ahead" in failed
+
+
+def test_verify_goes_red_when_an_audit_trigger_is_disabled(admin_client: Client):
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE stayos_room DISABLE TRIGGER USER")
+    red = admin_client.get(reverse("monitoring-partition-verify"))
+    assert red.status_code == 503
+    [check] = [c for c in red.json()["checks"] if not c["ok"]]
+    assert "stayos_room.pgtrigger_audit_update" in check["detail"]

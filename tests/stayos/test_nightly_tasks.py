@@ -1,0 +1,79 @@
+"""The nightly tasks, run by a real Celery worker against the local Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from celery import shared_task
+from django.conf import settings
+from django.db import connection
+
+from audit.models import JobRun
+from stayos.tasks import maintain_partitions
+
+pytestmark = pytest.mark.django_db
+
+
+@shared_task(name="tests.always_fails")
+def always_fails() -> None:
+    raise ValueError("disk full")
+
+
+def test_a_failing_task_leaves_a_failed_run_with_its_error():
+    always_fails.apply()
+    run = JobRun.objects.get(job="task:tests.always_fails")
+    assert run.status == JobRun.Status.FAILED
+    assert "ValueError: disk full" in run.error
+    assert run.finished_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_partition_maintenance_end_to_end():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_log (occurred_at, table_name, row_id, action, changed_fields,"
+            " transaction_id) VALUES ('2032-02-02', 'stayos_room', gen_random_uuid(), 'insert',"
+            " '{}', 1)"
+        )
+    db = connection.settings_dict
+    queue = f"test-{uuid.uuid4().hex[:8]}"  # not the queue a `make run` worker listens on
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        summary = maintain_partitions.apply_async(queue=queue).get(timeout=90)
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0].decode()
+    assert summary["skipped"] is False, output
+    assert any("sweep 1 row(s)" in line for line in summary["applied"]), output
+    run = JobRun.objects.get(job="task:stayos.tasks.maintain_partitions")
+    assert run.status == JobRun.Status.OK
+    assert run.result == summary
