@@ -77,3 +77,12 @@ def test_a_real_worker_runs_partition_maintenance_end_to_end():
     run = JobRun.objects.get(job="task:stayos.tasks.maintain_partitions")
     assert run.status == JobRun.Status.OK
     assert run.result == summary
+
+
+def test_every_beat_entry_names_a_registered_task():
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert {"maintain-partitions", "seal-audit-log"} <= set(schedule)
+    assert all(entry["task"] in app.tasks for entry in schedule.values())
