@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import io
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -20,7 +21,7 @@ def _today() -> datetime.date:
 
 
 def _seal_today() -> None:
-    call_command("audit", "seal", "--through", _today().isoformat(), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("audit", "seal", "--through", _today().isoformat(), stdout=io.StringIO())
 
 
 def test_verify_passes_on_an_untouched_log(capsys):
@@ -78,3 +79,23 @@ def test_the_seals_chain_day_to_day():
     first, second = AuditSeal.objects.order_by("day")
     assert (first.day, second.day) == (yesterday, _today())
     assert second.previous_seal == first.seal
+
+
+def test_days_archived_past_retention_still_verify_by_their_chain(settings, tmp_path):
+    from freezegun import freeze_time
+
+    settings.ARCHIVE_DIR = tmp_path
+    settings.AUDIT_RETENTION_MONTHS = 0
+    RoomFactory()
+    _seal_today()
+    now = timezone.now()
+    with freeze_time(now.replace(year=now.year + 1)):
+        call_command("partitions", "maintain", "--table", "audit_log", stdout=io.StringIO())
+    call_command("audit", "verify")  # the day's rows are in the archive now, not the table
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("UPDATE audit_seal SET row_count = row_count + 1")
+        cursor.execute("SET LOCAL session_replication_role = origin")
+    with pytest.raises(CommandError, match="the seal itself was altered"):
+        call_command("audit", "verify")
