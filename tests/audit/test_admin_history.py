@@ -10,23 +10,10 @@ from django.urls import reverse
 
 from audit.context import context
 from stayos.models import Room
+from tests.admin_forms import room_change_data
 from tests.factories import RoomFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _room_form(room: Room, version: int, **changes: object) -> dict:
-    data = {
-        "property": room.property_id,
-        "room_type": room.room_type_id,
-        "number": room.number,
-        "floor": room.floor,
-        "housekeeping_status": room.housekeeping_status,
-        "notes": room.notes,
-        "version": version,
-    }
-    data.update(changes)
-    return data
 
 
 def test_a_change_made_in_the_admin_shows_staff_member_ip_and_field_diff(admin_client: Client):
@@ -34,7 +21,7 @@ def test_a_change_made_in_the_admin_shows_staff_member_ip_and_field_diff(admin_c
     change_url = reverse("admin:stayos_room_change", args=[room.pk])
     response = admin_client.post(
         change_url,
-        _room_form(room, 1, housekeeping_status="dirty", notes="Guest spilled coffee"),
+        room_change_data(room, 1, housekeeping_status="dirty", notes="Guest spilled coffee"),
         REMOTE_ADDR="192.0.2.44",
         HTTP_USER_AGENT="Mozilla/5.0 FrontDesk",
     )
@@ -65,9 +52,9 @@ def test_the_conflict_message_lists_the_other_persons_changes(admin_client: Clie
     url = reverse("admin:stayos_room_change", args=[room.pk])
     colleague = Client()
     colleague.force_login(UserFactory(username="joao", first_name="João", last_name="Silva"))
-    colleague.post(url, _room_form(room, 1, notes="Leaking tap", floor=2))
+    colleague.post(url, room_change_data(room, 1, notes="Leaking tap", floor=2))
 
-    page = admin_client.post(url, _room_form(room, 1, notes="All fine")).content.decode()
+    page = admin_client.post(url, room_change_data(room, 1, notes="All fine")).content.decode()
 
     assert "Their changes: " in page
     assert "Floor: 1 → 2 (João Silva)" in page

@@ -10,6 +10,7 @@ from django.urls import reverse
 from audit.context import context
 from audit.models import AuditEntry
 from stayos.models import Room
+from tests.admin_forms import room_change_data
 from tests.factories import RoomFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,15 +51,7 @@ def test_an_admin_request_stamps_the_staff_member_and_leaves_nothing_behind():
     client.force_login(clerk)
     room = RoomFactory(notes="")
     url = reverse("admin:stayos_room_change", args=[room.pk])
-    data = {
-        "property": room.property_id,
-        "room_type": room.room_type_id,
-        "number": room.number,
-        "floor": room.floor,
-        "housekeeping_status": "clean",
-        "notes": "Extra pillows",
-        "version": 1,
-    }
+    data = room_change_data(room, 1, notes="Extra pillows")
     response = client.post(url, data, HTTP_USER_AGENT="Firefox", REMOTE_ADDR="10.0.0.7")
     assert response.status_code == 302
     assert response.headers["X-Request-ID"]

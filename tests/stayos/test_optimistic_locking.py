@@ -8,23 +8,10 @@ from django.test import Client
 from django.urls import reverse
 
 from stayos.models import Room, StaleVersionError
+from tests.admin_forms import room_change_data
 from tests.factories import RoomFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _room_form(room: Room, version: int, **changes: object) -> dict:
-    data = {
-        "property": room.property_id,
-        "room_type": room.room_type_id,
-        "number": room.number,
-        "floor": room.floor,
-        "housekeeping_status": room.housekeeping_status,
-        "notes": room.notes,
-        "version": version,
-    }
-    data.update(changes)
-    return data
 
 
 def test_it_refuses_an_orm_save_of_a_stale_instance():
@@ -52,10 +39,10 @@ def test_it_keeps_the_first_save_and_shows_a_conflict_to_the_second_tab(admin_cl
     # Two tabs opened at version 1; another staff member saves in the first.
     colleague = Client()
     colleague.force_login(UserFactory(username="joao", first_name="João", last_name="Silva"))
-    first = colleague.post(url, _room_form(room, 1, notes="Leaking tap reported"))
+    first = colleague.post(url, room_change_data(room, 1, notes="Leaking tap reported"))
     assert first.status_code == 302
 
-    second = admin_client.post(url, _room_form(room, 1, notes="Room is fine"))
+    second = admin_client.post(url, room_change_data(room, 1, notes="Room is fine"))
 
     assert second.status_code == 200
     page = second.content.decode()
@@ -69,7 +56,7 @@ def test_it_keeps_the_first_save_and_shows_a_conflict_to_the_second_tab(admin_cl
 def test_a_save_at_the_current_version_goes_through(admin_client: Client):
     room = RoomFactory(notes="")
     url = reverse("admin:stayos_room_change", args=[room.pk])
-    response = admin_client.post(url, _room_form(room, 1, notes="New curtains"))
+    response = admin_client.post(url, room_change_data(room, 1, notes="New curtains"))
     assert response.status_code == 302
     stored = Room.objects.get(pk=room.pk)
     assert (stored.notes, stored.version, stored.updated_by.username) == (
