@@ -63,8 +63,10 @@ def describe(*, model: type[models.Model], entries: Iterable[AuditEntry]) -> lis
         if entry.action == Action.UPDATE:
             shown = [c for c in entry.changed_fields if c not in HIDDEN_COLUMNS]
         else:
-            image = entry.new if entry.action == Action.INSERT else entry.old
-            shown = [c for c in (image or {}) if c not in HIDDEN_COLUMNS]
+            image = (entry.new if entry.action == Action.INSERT else entry.old) or {}
+            shown = [
+                c for c, v in image.items() if c not in HIDDEN_COLUMNS and v not in (None, "", [])
+            ]
         changes = [
             FieldChange(
                 field=str(columns[c].verbose_name) if c in columns else c,

@@ -73,3 +73,17 @@ def test_mark_dirty_action_changes_only_the_selected_rooms(admin_client: Client)
     assert [statuses[r.pk] for r in selected] == ["dirty", "dirty"]
     assert statuses[other.pk] == "clean"
     assert Room.objects.get(pk=selected[0].pk).updated_by.username == "maria"
+
+
+def test_a_rooms_form_offers_only_its_own_propertys_amenities(admin_client: Client):
+    from stayos.models import Amenity
+
+    room = RoomFactory()
+    own = Amenity.objects.create(property=room.property, code="wifi", name="Wi-Fi")
+    other = Amenity.objects.create(property=PropertyFactory(), code="wifi", name="Wi-Fi")
+    form = admin_client.get(reverse("admin:stayos_room_change", args=[room.pk])).context[
+        "adminform"
+    ].form
+    offered = set(form.fields["amenities"].queryset)
+    assert own in offered
+    assert other not in offered
