@@ -356,7 +356,7 @@ class Guest(PropertyScopedModel):
         # inflated by an unflushed list (which made it prefer a sequential scan until the
         # next vacuum). Profiles are written rarely and searched all day.
         indexes = [
-            # Admin search: any part of a name, typos included (LIKE, %> word similarity).
+            # Admin search: any part of a name, typos included (LIKE, %>> strict word similarity).
             GinIndex(
                 fields=["search_name"],
                 opclasses=["gin_trgm_ops"],

@@ -52,7 +52,7 @@ def guest_search(*, query: str, queryset: models.QuerySet[Guest] | None = None):
 
     - word prefixes of names, e-mail and phone: ``search_vector @@ 'mul':*`` (tsvector GIN);
     - any part of a name: ``search_name LIKE '%ller%'`` (trigram GIN);
-    - a typo: ``search_name %> 'schmdt'``, pg_trgm word similarity (trigram GIN);
+    - a typo: ``search_name %>> 'schmdt'``, pg_trgm strict word similarity (trigram GIN);
     - phone digits anywhere: ``search_phone LIKE '%912345%'`` (trigram GIN);
     - a company's name: companies found through their own trigram index first.
     """
@@ -64,7 +64,7 @@ def guest_search(*, query: str, queryset: models.QuerySet[Guest] | None = None):
     condition = Q(MatchesPrefixes("search_vector", Value(text)))
     if len(text) >= MIN_FUZZY_LENGTH:
         condition |= Q(search_name__contains=normalized)
-        condition |= Q(search_name__trigram_word_similar=normalized)
+        condition |= Q(search_name__trigram_strict_word_similar=normalized)
         # Companies first, by id: an IN over a subquery would keep the planner from
         # combining the guest indexes in one BitmapOr.
         company_ids = list(
