@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "psqlextra",
     "pgtrigger",
     "django_celery_beat",
+    "django_countries",
     # StayOS, lowest layer first: the seed command runs each app's seeding in this order.
     "audit",
     "stayos",
@@ -125,6 +126,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=0, minute=20),
     },
 }
+
+# Guests' personal data (ID document numbers, dates of birth, addresses, notes) is encrypted
+# in the application with AES-256-GCM before it reaches PostgreSQL. GUEST_PII_KEYS lists
+# "key-id:base64-key" pairs, the first one current (new writes), the others kept to read rows
+# not yet re-encrypted (`manage.py guests rotate_key`). GUEST_PII_INDEX_KEY keys the HMAC
+# blind indexes used for exact look-ups. Neither is ever committed: see .env.example.
+GUEST_PII_KEYS = env.list("GUEST_PII_KEYS", default=[])
+GUEST_PII_INDEX_KEY = env.str("GUEST_PII_INDEX_KEY", default="")
 
 LOGGING = {
     "version": 1,

@@ -69,9 +69,15 @@ write_env() {
   mkdir -p "$LOCAL"
   # A development-only secret, generated once per checkout and never committed.
   [ -f "$LOCAL/secret_key" ] || head -c 48 /dev/urandom | base64 | tr -d '\n/+=' > "$LOCAL/secret_key"
+  # Development-only keys for guests' personal data (AES-256-GCM and the blind index), the
+  # same way: generated once per checkout, never committed.
+  [ -f "$LOCAL/guest_pii_key" ] || echo "dev1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')" > "$LOCAL/guest_pii_key"
+  [ -f "$LOCAL/guest_pii_index_key" ] || head -c 32 /dev/urandom | base64 | tr -d '\n' > "$LOCAL/guest_pii_index_key"
   {
     echo "# Written by scripts/services.sh; values in the real environment win."
     echo "SECRET_KEY=$(cat "$LOCAL/secret_key")"
+    echo "GUEST_PII_KEYS=$(cat "$LOCAL/guest_pii_key")"
+    echo "GUEST_PII_INDEX_KEY=$(cat "$LOCAL/guest_pii_index_key")"
     [ -n "${DATABASE_URL:-}" ] || echo "DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/stayos"
     [ -n "${REDIS_URL:-}" ] || echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
   } > "$LOCAL/env"

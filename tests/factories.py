@@ -8,6 +8,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
+from guests.models import Company, Guest, GuestGroup
 from stayos.models import Property, RatePlan, Room, RoomType
 
 
@@ -66,3 +67,45 @@ class RatePlanFactory(factory.django.DjangoModelFactory):
     base_rate = Decimal("120.00")
     valid_from = datetime.date(2026, 1, 1)
     valid_to = datetime.date(2027, 12, 31)
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Company
+
+    property = factory.SubFactory(PropertyFactory)
+    name = factory.Sequence(lambda n: f"Company {n}")
+    vat_number = factory.Sequence(lambda n: f"PT{500000000 + n}")
+    country = "PT"
+    credit_limit = Decimal("5000.00")
+
+
+class GuestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Guest
+
+    property = factory.SubFactory(PropertyFactory)
+    given_name = "Ana"
+    family_name = factory.Sequence(lambda n: f"Guest{n}")
+    email = factory.Sequence(lambda n: f"guest{n}@example.com")
+    phone = "+351912345678"
+    nationality = "PT"
+    language = "pt"
+    date_of_birth = datetime.date(1985, 4, 12)
+    document_type = Guest.DocumentType.PASSPORT
+    document_number = factory.Sequence(lambda n: f"P{7000000 + n}")
+    address = "Rua Augusta 100\n1100-053 Lisboa"
+    city = "Lisboa"
+    country = "PT"
+
+
+class GuestGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GuestGroup
+
+    contact = factory.SubFactory(GuestFactory)
+    property = factory.SelfAttribute("contact.property")
+    name = factory.Sequence(lambda n: f"Group {n}")
+    arrival_date = datetime.date(2026, 12, 1)
+    departure_date = datetime.date(2026, 12, 4)
+    expected_size = 12
