@@ -22,7 +22,8 @@ import contextlib
 import contextvars
 import dataclasses
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -86,35 +87,50 @@ def context(*, user: Any = None, **fields: Any) -> Iterator[AuditContext]:
         _current.reset(token)
 
 
+# Whitespace, parentheses and comments a statement may start with.
+_LEADING = re.compile(r"(?:\s+|\(|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+_NO_CONTEXT = AuditContext()
+
+
 def _is_write(sql: str) -> bool:
-    head = sql.lstrip(" \t\r\n(").split(None, 1)
+    head = sql[_LEADING.match(sql).end() :].split(None, 1)
     return bool(head) and head[0].lower() in _WRITE_VERBS
 
 
 _SET_CONTEXT = (
     "SELECT set_config('stayos.user_id', %s, true), set_config('stayos.context', %s, true)"
 )
+_SET_CONTEXT_NAMED = (
+    "SELECT set_config('stayos.user_id', %(_stayos_user)s, true),"
+    " set_config('stayos.context', %(_stayos_context)s, true)"
+)
 
 
 def _execute_with_context(execute, sql, params, many, call_context):
-    ctx = _current.get()
-    if ctx is None or not isinstance(sql, str) or not _is_write(sql):
+    cursor = call_context["cursor"].cursor
+    if not isinstance(sql, str) or getattr(cursor, "name", None) or not _is_write(sql):
         return execute(sql, params, many, call_context)
+    # Sent on every write, empty when no context is set: a write made after a
+    # `with context(...)` block, in the same transaction, must not inherit its settings.
+    user, details = (_current.get() or _NO_CONTEXT).as_settings()
     if many:
         # executemany cannot carry a prefix per parameter set: send the context first, in
         # the same transaction (opening one if the connection is in autocommit).
         connection = call_context["connection"]
         with transaction.atomic(using=connection.alias):
-            call_context["cursor"].cursor.execute(_SET_CONTEXT, ctx.as_settings())
+            cursor.execute(_SET_CONTEXT, [user, details])
             return execute(sql, params, many, call_context)
     # One round trip: the settings ride in front of the statement. Sent together, the two
     # run in one transaction even in autocommit, and end with it.
-    if params is None:
-        sql = sql.replace("%", "%%")
-    result = execute(
-        f"{_SET_CONTEXT}; {sql}", [*ctx.as_settings(), *(params or ())], many, call_context
-    )
-    cursor = call_context["cursor"].cursor
+    if isinstance(params, Mapping):
+        prefix = _SET_CONTEXT_NAMED
+        params = {**params, "_stayos_user": user, "_stayos_context": details}
+    else:
+        prefix = _SET_CONTEXT
+        if params is None:
+            sql = sql.replace("%", "%%")
+        params = [user, details, *(params or ())]
+    result = execute(f"{prefix}; {sql}", params, many, call_context)
     while cursor.nextset():  # leave the cursor on the statement's own result
         pass
     return result

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
-import re
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models
+from django.utils import timezone
 
 from audit.models import Action, AuditEntry, AuditSeal
 
@@ -42,12 +43,10 @@ def row_history(*, model: type[models.Model], pk: Any) -> models.QuerySet[AuditE
 
 def row_changes_since(*, model: type[models.Model], pk: Any, version: int) -> list[HistoryItem]:
     """What others changed on a row after ``version``, oldest first, field by field."""
-    entries = [
-        entry
-        for entry in row_history(model=model, pk=pk).filter(action=Action.UPDATE)
-        if (entry.new or {}).get("version", 0) > version
-    ]
-    return describe(model=model, entries=reversed(entries))
+    entries = row_history(model=model, pk=pk).filter(
+        action=Action.UPDATE, new__version__gt=version
+    )
+    return describe(model=model, entries=reversed(list(entries)))
 
 
 def describe(*, model: type[models.Model], entries: Iterable[AuditEntry]) -> list[HistoryItem]:
@@ -124,8 +123,18 @@ class DayDigest:
     rows_digest: str
 
 
+# What a seal covers, in a fixed order and format: adding a column to audit_log later does not
+# change the digest of days sealed before (json renders timestamps in ISO 8601, NULL as null).
+SEALED_COLUMNS = (
+    "occurred_at", "id", "table_name", "row_id", "action", "old", "new", "changed_fields",
+    "property_id", "user_id", "ip", "user_agent", "session_key", "request_id", "source",
+    "reason", "transaction_id",
+)  # fmt: skip
+_SEALED_ROW = f"json_build_array({', '.join(SEALED_COLUMNS)})::text"
+
+
 def day_digest(day: datetime.date) -> DayDigest:
-    """SHA-256 over one UTC day's audit rows, each row's full text, in (occurred_at, id) order."""
+    """SHA-256 over one UTC day's audit rows (SEALED_COLUMNS), in (occurred_at, id) order."""
     start = datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
     end = start + datetime.timedelta(days=1)
     digest = hashlib.sha256()
@@ -135,7 +144,7 @@ def day_digest(day: datetime.date) -> DayDigest:
         while True:
             # Keyset pages keep memory flat however busy the day was.
             cursor.execute(
-                "SELECT occurred_at, id, audit_log::text FROM audit_log"
+                f"SELECT occurred_at, id, {_SEALED_ROW} FROM audit_log"
                 " WHERE occurred_at >= %s AND occurred_at < %s AND (occurred_at, id) > (%s, %s)"
                 " ORDER BY occurred_at, id LIMIT %s",
                 [start, end, *after, _DIGEST_BATCH],
@@ -171,10 +180,10 @@ def seals_verify(*, since: datetime.date | None = None) -> list[SealCheck]:
         before = seals.filter(day__lt=since).order_by("-day").first()
         previous = before.seal if before else ""
         seals = seals.filter(day__gte=since)
-    archived_before = _oldest_audit_day()
+    archived_before = retention_start()
     checks = []
     for seal in seals:
-        if archived_before is None or seal.day < archived_before:
+        if seal.day < archived_before:
             # The day's partition was archived and dropped past retention (the archive has
             # its own checksum): only the chain can still be checked.
             digest = DayDigest(
@@ -200,19 +209,12 @@ def seals_verify(*, since: datetime.date | None = None) -> list[SealCheck]:
     return checks
 
 
-_PARTITION_START = re.compile(r"FROM \('([^']+)'\)")
+def retention_start() -> datetime.date:
+    """First day the audit log must still hold; earlier days may be archived and dropped.
 
-
-def _oldest_audit_day() -> datetime.date | None:
-    """First day still held by a dated audit_log partition (older ones were archived)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
-            " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_log'::regclass"
-        )
-        starts = [
-            datetime.datetime.fromisoformat(match[1])
-            for (bound,) in cursor.fetchall()
-            if bound and (match := _PARTITION_START.search(bound))
-        ]
-    return min(starts).astimezone(datetime.UTC).date() if starts else None
+    Only those days are checked by their seal chain alone: a day inside retention whose rows
+    are missing (a partition detached or dropped early) fails verification.
+    """
+    now = timezone.now().astimezone(datetime.UTC)
+    months = now.year * 12 + now.month - 1 - settings.AUDIT_RETENTION_MONTHS
+    return datetime.date(months // 12, months % 12 + 1, 1)

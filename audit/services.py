@@ -11,16 +11,36 @@ from django.utils import timezone
 from audit.models import AuditEntry, AuditSeal
 from audit.selectors import chain, day_digest
 
+
+class SealError(ValueError):
+    """A seal that would not hold (a day not over yet)."""
+
+
 # Concurrent sealers (beat twice, an operator by hand) take turns on this advisory lock.
 SEAL_LOCK_KEY = 0x5EA1_0001
 
 
 @transaction.atomic
 def audit_seal(*, through: datetime.date | None = None) -> list[AuditSeal]:
-    """Seal every finished UTC day up to ``through`` (default: yesterday) not sealed yet."""
+    """Seal every finished UTC day up to ``through`` (default: yesterday) not sealed yet.
+
+    A day is finished once it is over and no transaction that began on it is still open
+    (its rows carry the transaction's start time); later days wait for the next run.
+    """
+    today = timezone.now().astimezone(datetime.UTC).date()
+    if through is not None and through >= today:
+        raise SealError(f"{through} is not over yet: only days before {today} can be sealed.")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
-    through = through or timezone.now().astimezone(datetime.UTC).date() - datetime.timedelta(1)
+        cursor.execute(
+            "SELECT min(xact_start) FROM pg_stat_activity"
+            " WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()"
+            " AND datname = current_database()"
+        )
+        (oldest_open,) = cursor.fetchone()
+    through = through or today - datetime.timedelta(days=1)
+    if oldest_open is not None:
+        through = min(through, oldest_open.astimezone(datetime.UTC).date() - datetime.timedelta(1))
     last = AuditSeal.objects.order_by("-day").first()
     if last is not None:
         day, previous = last.day + datetime.timedelta(days=1), last.seal

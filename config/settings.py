@@ -6,6 +6,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -82,6 +83,12 @@ PARTITIONS_MONTHS_AHEAD = env.int("PARTITIONS_MONTHS_AHEAD", default=3)
 AUDIT_RETENTION_MONTHS = env.int("AUDIT_RETENTION_MONTHS", default=84)
 EVENTS_RETENTION_MONTHS = env.int("EVENTS_RETENTION_MONTHS", default=36)
 LEDGER_RETENTION_MONTHS = env.int("LEDGER_RETENTION_MONTHS", default=24)
+for _name in ("AUDIT_RETENTION_MONTHS", "EVENTS_RETENTION_MONTHS", "LEDGER_RETENTION_MONTHS"):
+    # Maintenance drops whole months past retention: a typo here must not empty a table.
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1 (month).")
+if PARTITIONS_MONTHS_AHEAD < 1:
+    raise ImproperlyConfigured("PARTITIONS_MONTHS_AHEAD must be at least 1.")
 # Partitions past retention are copied here (gzip + SHA-256 manifest) before they are dropped.
 ARCHIVE_DIR = Path(env.str("ARCHIVE_DIR", default=str(BASE_DIR / ".local" / "archive")))
 # Maintenance gives up on a lock it cannot get in this time rather than queue the front desk.

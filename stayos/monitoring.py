@@ -22,6 +22,8 @@ from stayos.partitioning.catalog import (
 )
 from stayos.partitioning.checks import partition_checks
 
+MAINTENANCE_JOBS = ("task:stayos.tasks.maintain_partitions", "command:partitions maintain")
+
 
 def staff_json(view: Callable[[HttpRequest], JsonResponse]) -> Callable:
     """401 for anonymous callers, 403 for non-staff, as JSON (no redirect to a login page)."""
@@ -63,12 +65,14 @@ def _pending_migrations() -> list[str]:
     ]
 
 
-def _last_run(job_prefix: str) -> dict | None:
-    run = JobRun.objects.filter(job__endswith=job_prefix).order_by("-started_at").first()
+def _last_maintenance() -> dict | None:
+    """The latest partition maintenance, nightly task or command, whichever ran last."""
+    run = JobRun.objects.filter(job__in=MAINTENANCE_JOBS).order_by("-started_at").first()
     if run is None:
         return None
     return {
         "job": run.job,
+        "ok": run.status != JobRun.Status.FAILED,
         "status": run.status,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
@@ -84,9 +88,10 @@ def health(request: HttpRequest) -> JsonResponse:
         "database": database,
         "redis": _redis(),
         "migrations": {"ok": not pending, "pending": pending},
-        "last_maintenance": _last_run("partitions maintain") or _last_run("maintain_partitions"),
+        "last_maintenance": _last_maintenance(),
     }
-    ok = database["ok"] and body["redis"]["ok"] and not pending
+    maintenance_ok = body["last_maintenance"] is None or body["last_maintenance"]["ok"]
+    ok = database["ok"] and body["redis"]["ok"] and not pending and maintenance_ok
     return JsonResponse({"ok": ok, **body}, status=200 if ok else 503)
 
 

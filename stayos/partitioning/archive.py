@@ -8,7 +8,10 @@ import datetime
 import gzip
 import hashlib
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from django.db import connection, transaction
 from psycopg import sql
@@ -62,6 +65,26 @@ def _ordered_select(relation: str, order_by: list[str]) -> sql.Composable:
     )
 
 
+def _write_durably(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write through a temporary file, fsync it, and only then give it its name.
+
+    The name is claimed exclusively: an archive is never overwritten (a month archived twice,
+    e.g. after back-dated rows arrived, gets a second file beside the first).
+    """
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.link(partial, path)  # fails if the name exists
+    partial.unlink()
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 def archive_partition(
     *,
     table: str,
@@ -70,23 +93,32 @@ def archive_partition(
     end: datetime.datetime,
     order_by: list[str],
     directory: Path,
-) -> Manifest:
-    """Write ``partition`` to ``directory/table/partition.csv.gz`` and check it reads back.
+) -> tuple[Path, Manifest]:
+    """Write ``partition`` to ``directory/table/<partition>.<time>.csv.gz``, check it reads back.
 
     Call inside the transaction that will drop the partition, after locking it, so that what
-    is archived is exactly what is dropped.
+    is archived is exactly what is dropped. Returns the manifest's path and content; both
+    files are on disk (fsync'd) before this returns.
     """
     folder = directory / table
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{partition}.csv.gz"
+    archived_at = datetime.datetime.now(datetime.UTC)
+    stem = f"{partition}.{archived_at:%Y%m%dT%H%M%S%fZ}"
+    path = folder / f"{stem}.csv.gz"
     digest = hashlib.sha256()
-    with gzip.open(path, "wb") as archive:
+    rows = 0
 
-        def sink(data: bytes) -> None:
-            digest.update(data)
-            archive.write(data)
+    def write_archive(handle: BinaryIO) -> None:
+        nonlocal rows
+        with gzip.GzipFile(fileobj=handle, mode="wb") as archive:
 
-        rows = _copy_out(_ordered_select(partition, order_by), sink)
+            def sink(data: bytes) -> None:
+                digest.update(data)
+                archive.write(data)
+
+            rows = _copy_out(_ordered_select(partition, order_by), sink)
+
+    _write_durably(path, write_archive)
     with gzip.open(path, "rt", newline="") as handle:
         columns = next(csv.reader(handle))
     manifest = Manifest(
@@ -100,12 +132,13 @@ def archive_partition(
         csv_sha256=digest.hexdigest(),
         file=path.name,
         file_sha256=_sha256_file(path),
-        archived_at=datetime.datetime.now(datetime.UTC).isoformat(),
+        archived_at=archived_at.isoformat(),
     )
     verify_archive(path, manifest)
-    manifest_path = folder / f"{partition}.manifest.json"
-    manifest_path.write_text(json.dumps(dataclasses.asdict(manifest), indent=2) + "\n")
-    return manifest
+    manifest_path = folder / f"{stem}.manifest.json"
+    content = (json.dumps(dataclasses.asdict(manifest), indent=2) + "\n").encode()
+    _write_durably(manifest_path, lambda handle: handle.write(content))
+    return manifest_path, manifest
 
 
 def verify_archive(path: Path, manifest: Manifest) -> None:

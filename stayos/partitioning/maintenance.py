@@ -163,10 +163,13 @@ def maintain(
         # Plan under the lock: another run may have just done part of the work.
         result.steps = plan(table_name=table_name, retention=retention)
         for table in _migrated_tables(table_name):
-            mine = [s for s in result.steps if s.table == table.table]
-            _create_and_sweep(table, mine, result)
-            for step in (s for s in mine if s.kind == "archive"):
-                _archive_and_drop(table, step, result)
+            _create_and_sweep(table, [s for s in result.steps if s.table == table.table], result)
+            if not retention:
+                continue
+            # Planned after the sweep, so stray rows already past retention leave tonight.
+            for step in plan(table_name=table.table):
+                if step.kind == "archive":
+                    _archive_and_drop(table, step, result)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [MAINTENANCE_LOCK_KEY])
@@ -245,7 +248,7 @@ def _archive_and_drop(table, step: Step, result: Result) -> None:
                 .format(partition)
                 .as_string(cursor.connection)
             )
-        manifest = archive_partition(
+        manifest_path, manifest = archive_partition(
             table=table.table,
             partition=step.partition,
             start=step.start,
@@ -261,7 +264,7 @@ def _archive_and_drop(table, step: Step, result: Result) -> None:
                 sql.SQL("DROP TABLE {}").format(partition),
             ):
                 cursor.execute(statement.as_string(cursor.connection))
-    result.archives.append(f"{Path(settings.ARCHIVE_DIR) / table.table / manifest.file}")
+    result.archives.append(str(manifest_path))
     result.applied.append(f"{step.describe()}: {manifest.rows} row(s) archived")
     logger.info("partitions: archived and dropped %s (%s rows)", step.partition, manifest.rows)
 

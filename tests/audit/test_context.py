@@ -71,3 +71,28 @@ def test_an_admin_request_stamps_the_staff_member_and_leaves_nothing_behind():
     assert Room.objects.get(pk=room.pk).updated_by is None
     latest = AuditEntry.objects.filter(row_id=room.pk).order_by("-id").first()
     assert (latest.user_id, latest.ip, latest.request_id) == (None, None, "")
+
+
+def test_a_raw_write_with_named_parameters_carries_the_context():
+    room = RoomFactory()
+    clerk = UserFactory()
+    with context(user=clerk), connection.cursor() as cursor:
+        cursor.execute(
+            "/* housekeeping import */ UPDATE stayos_room SET notes = %(notes)s WHERE id = %(id)s",
+            {"notes": "100% clean", "id": room.pk},
+        )
+        assert cursor.rowcount == 1
+    stored = Room.objects.get(pk=room.pk)
+    assert (stored.notes, stored.updated_by) == ("100% clean", clerk)
+
+
+def test_a_write_after_the_context_block_in_the_same_transaction_is_not_attributed():
+    clerk = UserFactory()
+    with transaction.atomic():
+        with context(user=clerk, reason="inside"):
+            first = RoomFactory()
+        second = RoomFactory()
+    assert Room.objects.get(pk=first.pk).created_by == clerk
+    assert Room.objects.get(pk=second.pk).created_by is None
+    entry = AuditEntry.objects.get(row_id=second.pk)
+    assert (entry.user_id, entry.reason) == (None, "")

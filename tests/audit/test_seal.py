@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
+from freezegun import freeze_time
 
 from audit.models import AuditSeal
 from tests.factories import RoomFactory
@@ -21,7 +22,30 @@ def _today() -> datetime.date:
 
 
 def _seal_today() -> None:
-    call_command("audit", "seal", "--through", _today().isoformat(), stdout=io.StringIO())
+    """The nightly seal, run tomorrow: today is then a finished day."""
+    with freeze_time(timezone.now() + datetime.timedelta(days=1)):
+        call_command("audit", "seal", stdout=io.StringIO())
+
+
+def test_it_refuses_to_seal_a_day_that_is_not_over():
+    RoomFactory()
+    with pytest.raises(CommandError, match="is not over yet"):
+        call_command("audit", "seal", "--through", _today().isoformat())
+    assert not AuditSeal.objects.exists()
+
+
+def test_verify_fails_when_a_month_inside_retention_is_dropped():
+    room = RoomFactory()
+    _seal_today()
+    entry_partition = (
+        connection.cursor()
+        .execute("SELECT tableoid::regclass::text FROM audit_log WHERE row_id = %s", [room.pk])
+        .fetchone()[0]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE audit_log DETACH PARTITION {entry_partition}")
+    with pytest.raises(CommandError, match="rows no longer match"):
+        call_command("audit", "verify")
 
 
 def test_verify_passes_on_an_untouched_log(capsys):
@@ -82,8 +106,6 @@ def test_the_seals_chain_day_to_day():
 
 
 def test_days_archived_past_retention_still_verify_by_their_chain(settings, tmp_path):
-    from freezegun import freeze_time
-
     settings.ARCHIVE_DIR = tmp_path
     settings.AUDIT_RETENTION_MONTHS = 0
     RoomFactory()
@@ -91,11 +113,14 @@ def test_days_archived_past_retention_still_verify_by_their_chain(settings, tmp_
     now = timezone.now()
     with freeze_time(now.replace(year=now.year + 1)):
         call_command("partitions", "maintain", "--table", "audit_log", stdout=io.StringIO())
-    call_command("audit", "verify")  # the day's rows are in the archive now, not the table
+        call_command("audit", "verify")  # the day's rows are in the archive now, not the table
 
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute("UPDATE audit_seal SET row_count = row_count + 1")
         cursor.execute("SET LOCAL session_replication_role = origin")
-    with pytest.raises(CommandError, match="the seal itself was altered"):
+    with (
+        freeze_time(now.replace(year=now.year + 1)),
+        pytest.raises(CommandError, match="the seal itself was altered"),
+    ):
         call_command("audit", "verify")

@@ -81,9 +81,11 @@ def test_a_rooms_form_offers_only_its_own_propertys_amenities(admin_client: Clie
     room = RoomFactory()
     own = Amenity.objects.create(property=room.property, code="wifi", name="Wi-Fi")
     other = Amenity.objects.create(property=PropertyFactory(), code="wifi", name="Wi-Fi")
-    form = admin_client.get(reverse("admin:stayos_room_change", args=[room.pk])).context[
-        "adminform"
-    ].form
+    form = (
+        admin_client.get(reverse("admin:stayos_room_change", args=[room.pk]))
+        .context["adminform"]
+        .form
+    )
     offered = set(form.fields["amenities"].queryset)
     assert own in offered
     assert other not in offered

@@ -76,3 +76,17 @@ def test_verify_goes_red_when_an_audit_trigger_is_disabled(admin_client: Client)
     assert red.status_code == 503
     [check] = [c for c in red.json()["checks"] if not c["ok"]]
     assert "stayos_room.pgtrigger_audit_update" in check["detail"]
+
+
+def test_health_is_red_when_the_last_maintenance_failed(admin_client: Client):
+    from django.utils import timezone
+
+    JobRun.objects.create(
+        job="task:stayos.tasks.maintain_partitions",
+        started_at=timezone.now(),
+        status=JobRun.Status.FAILED,
+        error="LockNotAvailable: canceling statement due to lock timeout",
+    )
+    response = admin_client.get(reverse("monitoring-health"))
+    assert response.status_code == 503
+    assert response.json()["last_maintenance"]["error"].startswith("LockNotAvailable")

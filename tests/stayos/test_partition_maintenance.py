@@ -108,9 +108,9 @@ def test_a_year_ahead_it_archives_then_drops_exactly_the_partitions_past_retenti
     assert set(events_before) <= set(_names("domain_event"))  # 36-month retention: untouched
     for name in due:
         assert f"archive then drop {name}" in output
-        assert (tmp_path / "audit_log" / f"{name}.csv.gz").is_file()
+        assert len(list((tmp_path / "audit_log").glob(f"{name}.*.csv.gz"))) == 1
 
-    manifest_path = tmp_path / "audit_log" / f"{this_month.name}.manifest.json"
+    [manifest_path] = (tmp_path / "audit_log").glob(f"{this_month.name}.*.manifest.json")
     manifest = Manifest.load(manifest_path)
     assert (manifest.rows, manifest.csv_sha256) == (rows, checksum)
     assert f"Restored {rows} row(s) into restored_month." in _run(
@@ -127,7 +127,7 @@ def test_restore_refuses_a_tampered_archive(settings, tmp_path):
     with freeze_time(now.replace(year=now.year + 1)):
         _run("maintain", "--table", "audit_log")
     manifest_path = next((tmp_path / "audit_log").glob("*.manifest.json"))
-    archive = manifest_path.with_name(manifest_path.name.replace(".manifest.json", ".csv.gz"))
+    archive = manifest_path.parent / Manifest.load(manifest_path).file
     archive.write_bytes(archive.read_bytes()[:-8] + b"tampered")
     with pytest.raises(CommandError, match="checksum"):
         _run("restore", str(manifest_path), "--into", "restored_tampered")
@@ -174,3 +174,16 @@ def test_two_runs_at_once_do_the_work_once():
     assert len(applied) == 1
     assert _default_count() == 0
     assert {"audit_log_2031_may", "audit_log_2031_jun", "audit_log_2031_jul"} <= set(_names())
+
+
+def test_a_month_archived_twice_keeps_both_archives(settings, tmp_path):
+    settings.ARCHIVE_DIR = tmp_path
+    settings.AUDIT_RETENTION_MONTHS = 12
+    _stray_row("2020-01-15T10:00:00Z")
+    _stray_row("2020-01-16T10:00:00Z")
+    _run("maintain")  # swept into audit_log_2020_jan, then archived past retention
+    _stray_row("2020-01-20T10:00:00Z")  # a back-dated import lands later
+    _run("maintain")
+    manifests = sorted((tmp_path / "audit_log").glob("audit_log_2020_jan.*.manifest.json"))
+    assert [Manifest.load(path).rows for path in manifests] == [2, 1]
+    assert "audit_log_2020_jan" not in _names()

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.context import context
 from audit.selectors import seals_verify
-from audit.services import audit_seal
+from audit.services import SealError, audit_seal
 
 
 class Command(BaseCommand):
@@ -32,8 +32,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "seal":
-            with context(source="command:audit seal"):
-                sealed = audit_seal(through=options["through"])
+            try:
+                with context(source="command:audit seal"):
+                    sealed = audit_seal(through=options["through"])
+            except SealError as error:
+                raise CommandError(str(error)) from error
             for seal in sealed:
                 self.stdout.write(f"{seal.day}: {seal.row_count} rows, seal {seal.seal[:16]}…")
             self.stdout.write(self.style.SUCCESS(f"Sealed {len(sealed)} day(s)."))

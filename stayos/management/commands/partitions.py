@@ -12,7 +12,7 @@ from django.template.defaultfilters import filesizeformat
 
 from audit.context import context
 from audit.jobs import job_run
-from stayos.partitioning.archive import ArchiveError, restore_archive
+from stayos.partitioning.archive import ArchiveError, Manifest, restore_archive
 from stayos.partitioning.catalog import (
     configured_tables,
     covered_until,
@@ -107,7 +107,7 @@ class Command(BaseCommand):
         manifest: Path = options["manifest"]
         if not manifest.is_file():
             raise CommandError(f"No manifest at {manifest}.")
-        into = options.get("into") or manifest.name.removesuffix(".manifest.json") + "_restored"
+        into = options.get("into") or f"{Manifest.load(manifest).partition}_restored"
         try:
             rows = restore_archive(manifest, into=into)
         except (ArchiveError, DatabaseError) as error:
