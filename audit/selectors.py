@@ -14,10 +14,12 @@ from django.db import connection, models
 from django.utils import timezone
 
 from audit.models import Action, AuditEntry, AuditSeal
+from audit.triggers import redacted_columns
 
 # Columns that say nothing a person changed (see audit.triggers.BOOKKEEPING_FIELDS).
 HIDDEN_COLUMNS = {"version", "updated_at", "updated_by_id", "created_at", "created_by_id", "id"}
 _DIGEST_BATCH = 5000
+NOT_KEPT = "(personal data, not kept in the audit log)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,11 +68,16 @@ def describe(*, model: type[models.Model], entries: Iterable[AuditEntry]) -> lis
             shown = [
                 c for c, v in image.items() if c not in HIDDEN_COLUMNS and v not in (None, "", [])
             ]
+        redacted = set(redacted_columns(model))
         changes = [
             FieldChange(
                 field=str(columns[c].verbose_name) if c in columns else c,
-                old=_display(columns.get(c), (entry.old or {}).get(c), related),
-                new=_display(columns.get(c), (entry.new or {}).get(c), related),
+                old=NOT_KEPT
+                if c in redacted
+                else _display(columns.get(c), (entry.old or {}).get(c), related),
+                new=NOT_KEPT
+                if c in redacted
+                else _display(columns.get(c), (entry.new or {}).get(c), related),
             )
             for c in shown
         ]

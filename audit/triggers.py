@@ -38,6 +38,23 @@ def _compared_columns(model: type[models.Model]) -> list[str]:
     ]
 
 
+def redacted_columns(model: type[models.Model]) -> list[str]:
+    """Columns whose values stay out of the audit log (``audit_redacted_fields`` on the model).
+
+    Personal data that a guest may ask to be erased cannot live in an append-only log: the
+    log records that such a column changed (``changed_fields``), never its values.
+    """
+    names = getattr(model, "audit_redacted_fields", ())
+    return [model._meta.get_field(name).column for name in names]
+
+
+def _row_image(alias: str, redacted: tuple[str, ...]) -> str:
+    if not redacted:
+        return f"to_jsonb({alias})"
+    keys = ", ".join(f"'{column}'" for column in redacted)
+    return f"(to_jsonb({alias}) - ARRAY[{keys}]::text[])"
+
+
 def _property_column(model: type[models.Model]) -> str | None:
     names = {field.name for field in model._meta.concrete_fields}
     if "property" in names:
@@ -52,18 +69,25 @@ class AuditTrigger(pgtrigger.Composer):
 
     when = pgtrigger.After
 
+    def __init__(self, *, redacted: tuple[str, ...] = (), **kwargs: object) -> None:
+        # Resolved from the real model when registered: migrations compile triggers against
+        # historical models, which do not carry ``audit_redacted_fields``.
+        self.redacted = tuple(redacted)
+        super().__init__(**kwargs)
+
     def get_func(self, model: type[models.Model]) -> pgtrigger.Func:
         statement = self.level == pgtrigger.Statement
         old, new = ("old_values", "new_values") if statement else ("OLD", "NEW")
         pk = model._meta.pk.column
         property_column = _property_column(model)
 
+        old_image, new_image = _row_image(old, self.redacted), _row_image(new, self.redacted)
         if self.operation == pgtrigger.Insert:
             action, image, source = "insert", new, "{cond_new_values}"
-            values = f"NULL, to_jsonb({new}), '{{{{}}}}'::varchar[]"
+            values = f"NULL, {new_image}, '{{{{}}}}'::varchar[]"
         elif self.operation == pgtrigger.Delete:
             action, image, source = "delete", old, "{cond_old_values}"
-            values = f"to_jsonb({old}), NULL, '{{{{}}}}'::varchar[]"
+            values = f"{old_image}, NULL, '{{{{}}}}'::varchar[]"
         else:
             action, image, source = "update", new, "{cond_joined_values}"
             changes = ", ".join(
@@ -71,10 +95,7 @@ class AuditTrigger(pgtrigger.Composer):
                 f" THEN '{column}' END"
                 for column in _compared_columns(model)
             )
-            values = (
-                f"to_jsonb({old}), to_jsonb({new}),"
-                f" array_remove(ARRAY[{changes}]::varchar[], NULL)"
-            )
+            values = f"{old_image}, {new_image}, array_remove(ARRAY[{changes}]::varchar[], NULL)"
         property_value = f'{image}."{property_column}"' if property_column else "NULL"
         from_clause = (
             f"audit_current() AS ctx, {source}" if statement else "audit_current() AS ctx"
@@ -93,10 +114,19 @@ def audit_triggers(
 ) -> list[pgtrigger.Trigger]:
     """The audit triggers of one table; ``level`` is there for the benchmark's comparison."""
     changed = pgtrigger.AnyChange(exclude=list(BOOKKEEPING_FIELDS))
+    redacted = tuple(redacted_columns(model))
     return [
-        AuditTrigger(name="audit_insert", level=level, operation=pgtrigger.Insert),
         AuditTrigger(
-            name="audit_update", level=level, operation=pgtrigger.Update, condition=changed
+            name="audit_insert", level=level, operation=pgtrigger.Insert, redacted=redacted
         ),
-        AuditTrigger(name="audit_delete", level=level, operation=pgtrigger.Delete),
+        AuditTrigger(
+            name="audit_update",
+            level=level,
+            operation=pgtrigger.Update,
+            condition=changed,
+            redacted=redacted,
+        ),
+        AuditTrigger(
+            name="audit_delete", level=level, operation=pgtrigger.Delete, redacted=redacted
+        ),
     ]

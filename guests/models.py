@@ -194,6 +194,26 @@ class DocumentType(models.TextChoices):
 class Guest(PropertyScopedModel):
     """A guest's profile at one property."""
 
+    # Personal data stays out of the append-only audit log (it records that these changed,
+    # not the values), so anonymizing a guest erases it everywhere.
+    audit_redacted_fields = (
+        "given_name",
+        "family_name",
+        "email",
+        "phone",
+        "date_of_birth",
+        "document_number",
+        "address",
+        "city",
+        "notes",
+        "preferences",
+        "document_number_index",
+        "date_of_birth_index",
+        "search_name",
+        "search_phone",
+        "search_vector",
+    )
+
     Kind = GuestKind
     Title = GuestTitle
     DocumentType = DocumentType

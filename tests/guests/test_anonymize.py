@@ -77,6 +77,27 @@ def test_it_replaces_personal_data_and_keeps_references_and_history():
     assert "Bergström" not in str(event.payload)
 
 
+def test_the_audit_log_never_held_the_personal_data_it_would_have_to_forget():
+    guest = GuestFactory(given_name="Ingrid", family_name="Bergström", email="ingrid@example.se")
+    guest.family_name = "Lindqvist"
+    guest.save()
+    guest_anonymize(guest=guest, actor=UserFactory(), reason="erasure request #43")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM audit_log WHERE row_id = %s AND"
+            " (old::text ~* '(Ingrid|Bergstr|Lindqvist|ingrid@)'"
+            "  OR new::text ~* '(Ingrid|Bergstr|Lindqvist|ingrid@)')",
+            [guest.pk],
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(
+            "SELECT changed_fields FROM audit_log WHERE row_id = %s AND action = 'update'"
+            " ORDER BY id LIMIT 1",
+            [guest.pk],
+        )
+        assert "family_name" in cursor.fetchone()[0]  # the fact of the change is kept
+
+
 def test_a_registered_guard_refuses_with_its_reason(in_house_guard):
     guest = GuestFactory(family_name="Haddad")
     in_house_guard.add(guest.pk)
