@@ -14,8 +14,17 @@ LOCAL="$ROOT/.local"
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_PORT=${STAYOS_PG_PORT:-54329}
 REDIS_PORT=${STAYOS_REDIS_PORT:-63799}
-PG_DATA="$LOCAL/pg/data"
-PG_LOG="$LOCAL/pg/server.log"
+PG_DIR="$LOCAL/pg"
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
+  mkdir -p "$LOCAL"
+  if ! su postgres -s /bin/sh -c "cd '$LOCAL'" 2>/dev/null; then
+    # The postgres OS user cannot reach this checkout (e.g. one under /root, mode 0700):
+    # keep this checkout's cluster outside it, one directory per checkout.
+    PG_DIR="/var/tmp/stayos-pg-$(printf %s "$ROOT" | sha1sum | cut -c1-12)"
+  fi
+fi
+PG_DATA="$PG_DIR/data"
+PG_LOG="$PG_DIR/server.log"
 REDIS_DIR="$LOCAL/redis"
 
 # initdb refuses to run as root: the cluster belongs to the postgres OS user then.
@@ -42,8 +51,8 @@ ensure_redis_installed() {
 
 start_postgres() {
   ensure_postgres_installed
-  mkdir -p "$LOCAL/pg"
-  if [ "$(id -u)" = 0 ]; then chown postgres "$LOCAL/pg"; fi
+  mkdir -p "$PG_DIR"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$PG_DIR"; fi
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     as_pg_owner "'$PG_BIN/initdb' -D '$PG_DATA' -U postgres --auth=trust -E UTF8 --locale=C.UTF-8" >/dev/null
   fi
