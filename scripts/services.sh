@@ -29,7 +29,7 @@ REDIS_DIR="$LOCAL/redis"
 
 # initdb refuses to run as root: the cluster belongs to the postgres OS user then.
 as_pg_owner() {
-  if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && su postgres -s /bin/sh -c "$*"); else sh -c "$*"; fi
 }
 
 pg_running() { [ -f "$PG_DATA/postmaster.pid" ] && as_pg_owner "'$PG_BIN/pg_ctl' -D '$PG_DATA' status" >/dev/null 2>&1; }
