@@ -100,13 +100,21 @@ class AuditTrigger(pgtrigger.Composer):
         from_clause = (
             f"audit_current() AS ctx, {source}" if statement else "audit_current() AS ctx"
         )
-        return pgtrigger.Func(
+        table = "$1" if statement else "TG_TABLE_NAME"
+        insert = (
             f"{_TARGET}\n"
-            f"SELECT TG_TABLE_NAME, {image}.\"{pk}\", '{action}', {values},"
+            f"SELECT {table}, {image}.\"{pk}\", '{action}', {values},"
             f" {property_value}, {_CONTEXT}\n"
-            f"FROM {from_clause};\n"
-            "RETURN NULL;"
+            f"FROM {from_clause}"
         )
+        if not statement:
+            return pgtrigger.Func(f"{insert};\nRETURN NULL;")
+        # PL/pgSQL keeps a static statement's plan for the whole session. Planned at a first
+        # call with one-row transition tables, the old/new join is a nested loop, and a later
+        # 100k-row UPDATE on that connection turns quadratic (minutes). EXECUTE plans every
+        # statement for the transition tables it actually gets.
+        quoted = insert.replace("'", "''")
+        return pgtrigger.Func(f"EXECUTE '{quoted}' USING TG_TABLE_NAME;\nRETURN NULL;")
 
 
 def audit_triggers(
