@@ -17,6 +17,9 @@ from __future__ import annotations
 import pgtrigger
 from django.db import models
 
+# Statements touching more rows than this plan their audit insert afresh (see AuditTrigger).
+PLAN_PER_STATEMENT_ABOVE = 64
+
 # Columns the row triggers own: a change to them alone is not a change anyone made.
 BOOKKEEPING_FIELDS = ("version", "updated_at", "updated_by")
 
@@ -100,21 +103,28 @@ class AuditTrigger(pgtrigger.Composer):
         from_clause = (
             f"audit_current() AS ctx, {source}" if statement else "audit_current() AS ctx"
         )
-        table = "$1" if statement else "TG_TABLE_NAME"
         insert = (
             f"{_TARGET}\n"
-            f"SELECT {table}, {image}.\"{pk}\", '{action}', {values},"
+            f"SELECT {{table}}, {image}.\"{pk}\", '{action}', {values},"
             f" {property_value}, {_CONTEXT}\n"
             f"FROM {from_clause}"
         )
+        static = insert.replace("{table}", "TG_TABLE_NAME")
         if not statement:
-            return pgtrigger.Func(f"{insert};\nRETURN NULL;")
+            return pgtrigger.Func(f"{static};\nRETURN NULL;")
         # PL/pgSQL keeps a static statement's plan for the whole session. Planned at a first
         # call with one-row transition tables, the old/new join is a nested loop, and a later
-        # 100k-row UPDATE on that connection turns quadratic (minutes). EXECUTE plans every
-        # statement for the transition tables it actually gets.
-        quoted = insert.replace("'", "''")
-        return pgtrigger.Func(f"EXECUTE '{quoted}' USING TG_TABLE_NAME;\nRETURN NULL;")
+        # 100k-row UPDATE on that connection turns quadratic (minutes). Large statements are
+        # therefore EXECUTEd, planned for the rows they bring; small ones, where any join is
+        # cheap, keep the cached plan and skip planning (most of a one-row UPDATE's cost).
+        dynamic = insert.replace("{table}", "$1").replace("'", "''")
+        rows = image.replace("OLD", "old_values").replace("NEW", "new_values")
+        return pgtrigger.Func(
+            f"IF (SELECT count(*) FROM {rows}) > {PLAN_PER_STATEMENT_ABOVE} THEN\n"
+            f"    EXECUTE '{dynamic}' USING TG_TABLE_NAME;\n"
+            f"ELSE\n    {static};\nEND IF;\n"
+            "RETURN NULL;"
+        )
 
 
 def audit_triggers(
