@@ -230,7 +230,9 @@ def _create_and_sweep(table, steps: list[Step], result: Result) -> None:
             with connection.schema_editor() as editor:
                 editor.add_default_partition(model, "default")
             result.applied.append(sweep.describe())
-    logger.info("partitions: %s", "; ".join(result.applied) or "nothing to create")
+    logger.info(
+        "partitions: %s", "; ".join(step.describe() for step in [*creations, sweep] if step)
+    )
 
 
 def _archive_and_drop(table, step: Step, result: Result) -> None:
