@@ -126,7 +126,10 @@ class TrackedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         # Deleted rows stay reachable (history, restore); DeletedFilter hides them by default.
-        queryset = self.model.all_objects.get_queryset()
+        # Pickers offering rows to link to (autocomplete) never offer deleted ones.
+        picking = getattr(request.resolver_match, "url_name", None) == "autocomplete"
+        manager = self.model.objects if picking else self.model.all_objects
+        queryset = manager.get_queryset()
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset
 

@@ -60,3 +60,26 @@ def test_restore_brings_a_deleted_room_back(admin_client: Client):
         {"action": "restore_selected", "_selected_action": [room.pk]},
     )
     assert Room.objects.filter(pk=room.pk).exists()
+
+
+def test_the_room_type_picker_never_offers_a_deleted_room_type(admin_client: Client):
+    from stayos.models import RoomType
+
+    room = RoomFactory()
+    live = room.room_type
+    deleted = RoomType.objects.create(
+        property=live.property, code="OLD", name="Standard Old Wing", capacity=2
+    )
+    RoomType.objects.filter(pk=deleted.pk).update(deleted_at="2026-11-01T10:00Z")
+    response = admin_client.get(
+        reverse("admin:autocomplete"),
+        {
+            "app_label": "stayos",
+            "model_name": "room",
+            "field_name": "room_type",
+            "term": "Standard",
+        },
+    )
+    offered = {result["id"] for result in response.json()["results"]}
+    assert str(live.pk) in offered
+    assert str(deleted.pk) not in offered
