@@ -130,8 +130,8 @@ class TrackedAdmin(admin.ModelAdmin):
         picking = getattr(request.resolver_match, "url_name", None) == "autocomplete"
         manager = self.model.objects if picking else self.model.all_objects
         queryset = manager.get_queryset()
-        ordering = self.get_ordering(request)
-        return queryset.order_by(*ordering) if ordering else queryset
+        ordering = self.get_ordering(request) or self.model._meta.ordering or ["pk"]
+        return queryset.order_by(*ordering)
 
     def history_view(
         self, request: HttpRequest, object_id: str, extra_context: dict | None = None
