@@ -78,50 +78,81 @@ class AuditTrigger(pgtrigger.Composer):
         self.redacted = tuple(redacted)
         super().__init__(**kwargs)
 
+    def get_declare(self, model: type[models.Model]) -> list[tuple[str, str]]:
+        return [("jit_was", "text")] if self.level == pgtrigger.Statement else []
+
     def get_func(self, model: type[models.Model]) -> pgtrigger.Func:
+        if self.level == pgtrigger.Statement:
+            return self._statement_func(model)
+        return pgtrigger.Func(
+            f"{self._insert(model, 'OLD', 'NEW', 'TG_TABLE_NAME')};\nRETURN NULL;"
+        )
+
+    def _insert(self, model: type[models.Model], old: str, new: str, table: str) -> str:
+        """INSERT … SELECT of the audit rows, reading ``old``/``new`` (records or tables)."""
         statement = self.level == pgtrigger.Statement
-        old, new = ("old_values", "new_values") if statement else ("OLD", "NEW")
         pk = model._meta.pk.column
         property_column = _property_column(model)
-
         old_image, new_image = _row_image(old, self.redacted), _row_image(new, self.redacted)
-        if self.operation == pgtrigger.Insert:
-            action, image, source = "insert", new, "{cond_new_values}"
-            values = f"NULL, {new_image}, '{{{{}}}}'::varchar[]"
-        elif self.operation == pgtrigger.Delete:
-            action, image, source = "delete", old, "{cond_old_values}"
-            values = f"{old_image}, NULL, '{{{{}}}}'::varchar[]"
-        else:
-            action, image, source = "update", new, "{cond_joined_values}"
+        # The context, once per statement (OFFSET 0 keeps it from being inlined per row).
+        ctx = (
+            "(SELECT * FROM audit_current() OFFSET 0) AS ctx"
+            if statement
+            else "audit_current() AS ctx"
+        )
+        if self.operation == pgtrigger.Update:
             changes = ", ".join(
                 f'CASE WHEN {old}."{column}" IS DISTINCT FROM {new}."{column}"'
                 f" THEN '{column}' END"
                 for column in _compared_columns(model)
             )
-            values = f"{old_image}, {new_image}, array_remove(ARRAY[{changes}]::varchar[], NULL)"
+            pairs = f'{old} JOIN {new} ON {old}."{pk}" = {new}."{pk}"' if statement else ""
+            property_value = f'{new}."{property_column}"' if property_column else "NULL"
+            # The changed columns are computed once and double as the "anything changed?"
+            # filter: an UPDATE of bookkeeping columns only leaves no row.
+            rows = (
+                f'(SELECT {new}."{pk}" AS row_id, {property_value} AS property_id,'
+                f" {old_image} AS old_image, {new_image} AS new_image,"
+                f" array_remove(ARRAY[{changes}]::varchar[], NULL) AS changed"
+                + (f" FROM {pairs} OFFSET 0" if statement else "")
+                + ") AS changes"
+            )
+            return (
+                f"{_TARGET}\n"
+                f"SELECT {table}, changes.row_id, 'update', changes.old_image,"
+                f" changes.new_image, changes.changed, changes.property_id, {_CONTEXT}\n"
+                f"FROM {ctx}, {rows}\nWHERE cardinality(changes.changed) > 0"
+            )
+        inserted = self.operation == pgtrigger.Insert
+        image = new if inserted else old
+        images = f"NULL, {new_image}" if inserted else f"{old_image}, NULL"
         property_value = f'{image}."{property_column}"' if property_column else "NULL"
-        from_clause = (
-            f"audit_current() AS ctx, {source}" if statement else "audit_current() AS ctx"
-        )
-        insert = (
+        source = f", {image}" if statement else ""
+        action = "insert" if inserted else "delete"
+        return (
             f"{_TARGET}\n"
-            f"SELECT {{table}}, {image}.\"{pk}\", '{action}', {values},"
+            f"SELECT {table}, {image}.\"{pk}\", '{action}', {images}, '{{{{}}}}'::varchar[],"
             f" {property_value}, {_CONTEXT}\n"
-            f"FROM {from_clause}"
+            f"FROM {ctx}{source}"
         )
-        static = insert.replace("{table}", "TG_TABLE_NAME")
-        if not statement:
-            return pgtrigger.Func(f"{static};\nRETURN NULL;")
+
+    def _statement_func(self, model: type[models.Model]) -> pgtrigger.Func:
         # PL/pgSQL keeps a static statement's plan for the whole session. Planned at a first
         # call with one-row transition tables, the old/new join is a nested loop, and a later
         # 100k-row UPDATE on that connection turns quadratic (minutes). Large statements are
         # therefore EXECUTEd, planned for the rows they bring; small ones, where any join is
         # cheap, keep the cached plan and skip planning (most of a one-row UPDATE's cost).
-        dynamic = insert.replace("{table}", "$1").replace("'", "''")
-        rows = image.replace("OLD", "old_values").replace("NEW", "new_values")
+        # JIT is off for the large ones: transition tables have no statistics, the planner
+        # guesses the join at millions of rows, and compiling cost a third of a second.
+        static = self._insert(model, "old_values", "new_values", "TG_TABLE_NAME")
+        dynamic = self._insert(model, "old_values", "new_values", "$1").replace("'", "''")
+        rows = "old_values" if self.operation == pgtrigger.Delete else "new_values"
         return pgtrigger.Func(
-            f"IF (SELECT count(*) FROM {rows}) > {PLAN_PER_STATEMENT_ABOVE} THEN\n"
+            f"IF EXISTS (SELECT FROM {rows} OFFSET {PLAN_PER_STATEMENT_ABOVE}) THEN\n"
+            "    jit_was := current_setting('jit');\n"
+            "    PERFORM set_config('jit', 'off', true);\n"
             f"    EXECUTE '{dynamic}' USING TG_TABLE_NAME;\n"
+            "    PERFORM set_config('jit', jit_was, true);\n"
             f"ELSE\n    {static};\nEND IF;\n"
             "RETURN NULL;"
         )
@@ -141,7 +172,8 @@ def audit_triggers(
             name="audit_update",
             level=level,
             operation=pgtrigger.Update,
-            condition=changed,
+            # Row level: skip the call outright when nothing but bookkeeping changed.
+            condition=changed if level == pgtrigger.Row else None,
             redacted=redacted,
         ),
         AuditTrigger(

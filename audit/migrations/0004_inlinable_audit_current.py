@@ -1,7 +1,9 @@
 from django.db import migrations
 
 # audit_current() as a STABLE set-returning SQL function: PostgreSQL inlines it into the
-# audit INSERTs instead of planning its body on every call (~35 µs a call before).
+# audit INSERTs instead of planning its body on every call (~35 µs a call before). OFFSET 0
+# keeps the context subquery from being flattened into each column, so the jsonb is parsed
+# once per call, not once per column.
 CREATE = """
 DROP FUNCTION IF EXISTS audit_current();
 CREATE FUNCTION audit_current()
@@ -17,7 +19,7 @@ LANGUAGE sql STABLE AS $$
            coalesce(c ->> 'reason', ''),
            pg_current_xact_id()::text::bigint
     FROM (SELECT coalesce(nullif(current_setting('stayos.context', true), '')::jsonb,
-                          '{}'::jsonb) AS c) AS context
+                          '{}'::jsonb) AS c OFFSET 0) AS context
 $$;
 """
 
