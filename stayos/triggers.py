@@ -19,6 +19,11 @@ BUMP_VERSION = pgtrigger.Trigger(
     when=pgtrigger.Before,
     operation=pgtrigger.Update,
     func="""
+        -- The audit log pairs old and new rows by id: an id never changes.
+        IF NEW.id IS DISTINCT FROM OLD.id THEN
+            RAISE EXCEPTION 'the id of a % row never changes', TG_TABLE_NAME
+                USING ERRCODE = 'check_violation';
+        END IF;
         NEW.version := OLD.version + 1;
         NEW.updated_at := now();
         NEW.updated_by_id := audit_context_user_id();

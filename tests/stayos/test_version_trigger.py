@@ -92,3 +92,15 @@ def test_it_keeps_created_by_when_an_update_tries_to_rewrite_it():
         room = RoomFactory()
     Room.objects.filter(pk=room.pk).update(created_by=other)
     assert Room.all_objects.get(pk=room.pk).created_by == creator
+
+
+def test_raw_sql_cannot_change_a_rows_id():
+    from django.db import IntegrityError, transaction
+
+    room = RoomFactory()
+    with (
+        pytest.raises(IntegrityError, match="never changes"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE stayos_room SET id = gen_random_uuid() WHERE id = %s", [room.pk])
