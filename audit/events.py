@@ -8,14 +8,13 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 
-_INSERT = """
-INSERT INTO domain_event (name, aggregate_type, aggregate_id, property_id, payload,
-                          user_id, ip, user_agent, session_key, request_id, source, reason)
-SELECT %s, %s, %s, %s, %s::jsonb,
-       ctx.user_id, ctx.ip, ctx.user_agent, ctx.session_key, ctx.request_id, ctx.source,
-       ctx.reason
-FROM audit_current() AS ctx
-"""
+from audit.triggers import CONTEXT_COLUMNS, CONTEXT_VALUES
+
+_INSERT = (
+    "INSERT INTO domain_event (name, aggregate_type, aggregate_id, property_id, payload,"
+    f" {', '.join(CONTEXT_COLUMNS)})"
+    f" SELECT %s, %s, %s, %s, %s::jsonb, {CONTEXT_VALUES} FROM audit_current() AS ctx"
+)
 
 
 class EventOutsideTransactionError(RuntimeError):

@@ -57,6 +57,7 @@ def describe(*, model: type[models.Model], entries: Iterable[AuditEntry]) -> lis
     users = get_user_model().objects.in_bulk({e.user_id for e in entries if e.user_id})
     columns = {field.column: field for field in model._meta.concrete_fields}
     related = _related_names(columns, entries)
+    redacted = set(redacted_columns(model))
     items = []
     for entry in entries:
         user = users.get(entry.user_id)
@@ -68,7 +69,6 @@ def describe(*, model: type[models.Model], entries: Iterable[AuditEntry]) -> lis
             shown = [
                 c for c, v in image.items() if c not in HIDDEN_COLUMNS and v not in (None, "", [])
             ]
-        redacted = set(redacted_columns(model))
         changes = [
             FieldChange(
                 field=str(columns[c].verbose_name) if c in columns else c,

@@ -23,14 +23,15 @@ PLAN_PER_STATEMENT_ABOVE = 64
 # Columns the row triggers own: a change to them alone is not a change anyone made.
 BOOKKEEPING_FIELDS = ("version", "updated_at", "updated_by")
 
+# Who/where columns, filled from audit_current() AS ctx (the audit log's and the events').
+CONTEXT_COLUMNS = ("user_id", "ip", "user_agent", "session_key", "request_id", "source", "reason")
+CONTEXT_VALUES = ", ".join(f"ctx.{column}" for column in CONTEXT_COLUMNS)
+
 _TARGET = (
     "INSERT INTO audit_log (table_name, row_id, action, old, new, changed_fields, property_id,"
-    " user_id, ip, user_agent, session_key, request_id, source, reason, transaction_id)"
+    f" {', '.join(CONTEXT_COLUMNS)}, transaction_id)"
 )
-_CONTEXT = (
-    "ctx.user_id, ctx.ip, ctx.user_agent, ctx.session_key, ctx.request_id, ctx.source,"
-    " ctx.reason, ctx.transaction_id"
-)
+_CONTEXT = f"{CONTEXT_VALUES}, ctx.transaction_id"
 
 
 def _compared_columns(model: type[models.Model]) -> list[str]:

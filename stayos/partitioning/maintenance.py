@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pgtrigger
 from dateutil.relativedelta import relativedelta
@@ -28,6 +29,9 @@ from stayos.partitioning.catalog import (
     retention_cutoff,
     table_partitions,
 )
+
+if TYPE_CHECKING:
+    from config.partitioning import PartitionedTable
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +77,13 @@ def _partition_name(table: str, start: datetime.datetime) -> str:
     return f"{table}_{PostgresTimePartition(start_datetime=naive, size=MONTH).name()}"
 
 
-def _months_ahead_missing(table: str, existing: list[Partition]) -> list[datetime.datetime]:
-    starts = {p.start for p in existing if not p.is_default}
+def _months_wanted() -> list[datetime.datetime]:
+    """This month and the months ahead the configuration asks for."""
     first = month_start()
-    wanted = [first + relativedelta(months=n) for n in range(settings.PARTITIONS_MONTHS_AHEAD + 1)]
-    return [start for start in wanted if start not in starts]
+    return [first + relativedelta(months=n) for n in range(settings.PARTITIONS_MONTHS_AHEAD + 1)]
 
 
-def _stray_months(table: str, default: Partition, key: str) -> dict[datetime.datetime, int]:
+def _stray_months(default: Partition, key: str) -> dict[datetime.datetime, int]:
     query = sql.SQL(
         "SELECT date_trunc('month', {key} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*)"
         " FROM {default} GROUP BY 1"
@@ -102,7 +105,7 @@ def plan(*, table_name: str | None = None, retention: bool = True) -> list[Step]
         partitions = table_partitions(table.table)
         default = next((p for p in partitions if p.is_default), None)
         key = table.model._partitioning_meta.key[0]
-        stray = _stray_months(table.table, default, key) if default else {}
+        stray = _stray_months(default, key) if default else {}
         if stray:
             targets = ", ".join(_partition_name(table.table, start) for start in sorted(stray))
             steps.append(
@@ -115,7 +118,7 @@ def plan(*, table_name: str | None = None, retention: bool = True) -> list[Step]
                 )
             )
         covered = {p.start for p in partitions if not p.is_default}
-        for start in sorted(set(_months_ahead_missing(table.table, partitions)) | set(stray)):
+        for start in sorted(set(_months_wanted()) | set(stray)):
             if start in covered:
                 continue
             steps.append(
@@ -127,24 +130,28 @@ def plan(*, table_name: str | None = None, retention: bool = True) -> list[Step]
                     start + relativedelta(months=1),
                 )
             )
-        if not retention:
-            continue
-        cutoff = retention_cutoff(table)
-        for partition in partitions:
-            if not partition.is_default and partition.end <= cutoff:
-                steps.append(
-                    Step(
-                        table.table,
-                        "archive",
-                        partition.name,
-                        partition.start,
-                        partition.end,
-                        rows=partition.rows_estimate,
-                        detail=f"past {table.retention_months}-month retention"
-                        f" (keeps data from {cutoff:%Y-%m-%d})",
-                    )
-                )
+        if retention:
+            steps.extend(_archive_steps(table, partitions))
     return steps
+
+
+def _archive_steps(table: PartitionedTable, partitions: list[Partition]) -> list[Step]:
+    """Partitions wholly older than the table's retention."""
+    cutoff = retention_cutoff(table)
+    return [
+        Step(
+            table.table,
+            "archive",
+            partition.name,
+            partition.start,
+            partition.end,
+            rows=partition.rows_estimate,
+            detail=f"past {table.retention_months}-month retention"
+            f" (keeps data from {cutoff:%Y-%m-%d})",
+        )
+        for partition in partitions
+        if not partition.is_default and partition.end <= cutoff
+    ]
 
 
 def maintain(
@@ -166,10 +173,9 @@ def maintain(
             _create_and_sweep(table, [s for s in result.steps if s.table == table.table], result)
             if not retention:
                 continue
-            # Planned after the sweep, so stray rows already past retention leave tonight.
-            for step in plan(table_name=table.table):
-                if step.kind == "archive":
-                    _archive_and_drop(table, step, result)
+            # Listed after the sweep, so stray rows already past retention leave tonight.
+            for step in _archive_steps(table, table_partitions(table.table)):
+                _archive_and_drop(table, step, result)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [MAINTENANCE_LOCK_KEY])
