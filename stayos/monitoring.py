@@ -13,13 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from audit.models import JobRun
-from stayos.partitioning.catalog import (
-    configured_tables,
-    covered_until,
-    default_rows,
-    months_ahead,
-    table_partitions,
-)
+from stayos.partitioning.catalog import configured_tables, table_status
 from stayos.partitioning.checks import partition_checks
 
 MAINTENANCE_JOBS = ("task:stayos.tasks.maintain_partitions", "command:partitions maintain")
@@ -99,18 +93,17 @@ def health(request: HttpRequest) -> JsonResponse:
 def partition_metrics(request: HttpRequest) -> JsonResponse:
     tables = []
     for table in configured_tables():
-        partitions = table_partitions(table.table)
-        until = covered_until(partitions)
+        status = table_status(table)
         tables.append(
             {
                 "table": table.table,
-                "partitions": len([p for p in partitions if not p.is_default]),
-                "covered_until": until,
-                "months_ahead": months_ahead(partitions),
+                "partitions": len(status.ranges),
+                "covered_until": status.covered_until,
+                "months_ahead": status.months_ahead,
                 "retention_months": table.retention_months,
-                "rows_estimate": sum(p.rows_estimate for p in partitions),
-                "bytes": sum(p.bytes for p in partitions),
-                "default_rows": default_rows(table.table),
+                "rows_estimate": sum(p.rows_estimate for p in status.partitions),
+                "bytes": sum(p.bytes for p in status.partitions),
+                "default_rows": status.default_rows,
                 "bounds": [
                     {
                         "name": p.name,
@@ -119,7 +112,7 @@ def partition_metrics(request: HttpRequest) -> JsonResponse:
                         "rows_estimate": p.rows_estimate,
                         "bytes": p.bytes,
                     }
-                    for p in partitions
+                    for p in status.partitions
                 ],
             }
         )

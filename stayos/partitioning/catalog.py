@@ -100,14 +100,45 @@ def months_ahead(partitions: list[Partition]) -> int:
     return delta.years * 12 + delta.months - 1
 
 
-def default_rows(table: str) -> int:
+def default_rows(partitions: list[Partition]) -> int:
     """Exact row count of the DEFAULT partition (it should be empty; counting it is cheap)."""
-    default = next((p for p in table_partitions(table) if p.is_default), None)
+    default = next((p for p in partitions if p.is_default), None)
     if default is None:
         return 0
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT count(*) FROM "{default.name}"')
         return cursor.fetchone()[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class TableStatus:
+    """One partitioned table as the status command, the metrics and the checks see it."""
+
+    table: PartitionedTable
+    partitions: list[Partition]
+    covered_until: datetime.datetime | None
+    months_ahead: int
+    default_rows: int
+    retention_cutoff: datetime.datetime
+
+    @property
+    def ranges(self) -> list[Partition]:
+        return [p for p in self.partitions if not p.is_default]
+
+    def past_retention(self, partition: Partition) -> bool:
+        return not partition.is_default and partition.end <= self.retention_cutoff
+
+
+def table_status(table: PartitionedTable) -> TableStatus:
+    partitions = table_partitions(table.table)
+    return TableStatus(
+        table=table,
+        partitions=partitions,
+        covered_until=covered_until(partitions),
+        months_ahead=months_ahead(partitions),
+        default_rows=default_rows(partitions),
+        retention_cutoff=retention_cutoff(table),
+    )
 
 
 def configured_tables(name: str | None = None) -> list[PartitionedTable]:

@@ -10,13 +10,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import connection
 
-from stayos.partitioning.catalog import (
-    configured_tables,
-    default_rows,
-    month_start,
-    months_ahead,
-    table_partitions,
-)
+from stayos.partitioning.catalog import configured_tables, month_start, table_status
 
 # Every audited table must carry these (stayos.triggers.row_triggers).
 REQUIRED_TRIGGERS = ("bump_version", "audit_insert", "audit_update", "audit_delete")
@@ -32,8 +26,8 @@ class Check:
 def partition_checks() -> list[Check]:
     checks = []
     for table in configured_tables():
-        partitions = table_partitions(table.table)
-        ahead = months_ahead(partitions)
+        status = table_status(table)
+        ahead = status.months_ahead
         wanted = settings.PARTITIONS_MONTHS_AHEAD
         checks.append(
             Check(
@@ -45,14 +39,14 @@ def partition_checks() -> list[Check]:
             )
         )
         horizon = month_start() + relativedelta(months=wanted + 1)
-        ranges = [p for p in partitions if not p.is_default and p.start < horizon]
+        ranges = [p for p in status.ranges if p.start < horizon]
         gaps = [
             f"{before.end:%Y-%m-%d} → {after.start:%Y-%m-%d}"
             for before, after in itertools.pairwise(ranges)
             if before.end != after.start
         ]
         checks.append(Check(f"{table.table}: no gaps", not gaps, ", ".join(gaps) or "contiguous"))
-        stray = default_rows(table.table)
+        stray = status.default_rows
         checks.append(
             Check(f"{table.table}: default partition empty", stray == 0, f"{stray} row(s)")
         )

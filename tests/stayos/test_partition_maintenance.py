@@ -187,3 +187,21 @@ def test_a_month_archived_twice_keeps_both_archives(settings, tmp_path):
     manifests = sorted((tmp_path / "audit_log").glob("audit_log_2020_jan.*.manifest.json"))
     assert [Manifest.load(path).rows for path in manifests] == [2, 1]
     assert "audit_log_2020_jan" not in _names()
+
+
+def test_status_shows_coverage_default_rows_and_what_retention_will_take(settings):
+    settings.AUDIT_RETENTION_MONTHS = 12
+    _stray_row("2020-01-15T10:00:00Z")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE audit_log_2019_dec PARTITION OF audit_log"
+            " FOR VALUES FROM ('2019-12-01') TO ('2020-01-01')"
+        )
+    lines = _run("status", "--table", "audit_log").splitlines()
+    assert any("(3 month(s) ahead, 3 wanted)" in line for line in lines)
+    assert any("retention 12 months" in line for line in lines)
+    assert "  DEFAULT partition rows: 1" in lines
+    [old_month] = [line for line in lines if "audit_log_2019_dec" in line]
+    assert old_month.endswith("retention due")
+    newest = [name for name in _names() if not name.endswith("_default")][-1]
+    assert not next(line for line in lines if newest in line).endswith("retention due")

@@ -13,14 +13,7 @@ from django.template.defaultfilters import filesizeformat
 from audit.context import context
 from audit.jobs import job_run
 from stayos.partitioning.archive import ArchiveError, Manifest, restore_archive
-from stayos.partitioning.catalog import (
-    configured_tables,
-    covered_until,
-    default_rows,
-    months_ahead,
-    retention_cutoff,
-    table_partitions,
-)
+from stayos.partitioning.catalog import configured_tables, table_status
 from stayos.partitioning.maintenance import maintain
 
 
@@ -50,31 +43,26 @@ class Command(BaseCommand):
 
     def _status(self, options: dict) -> None:
         for table in configured_tables(options.get("table")):
-            partitions = table_partitions(table.table)
-            cutoff = retention_cutoff(table)
-            until = covered_until(partitions)
+            status = table_status(table)
             self.stdout.write(self.style.MIGRATE_HEADING(table.table))
             self.stdout.write(
-                f"  covered until {until:%Y-%m-%d} ({months_ahead(partitions)} month(s) ahead,"
-                f" {settings.PARTITIONS_MONTHS_AHEAD} wanted)"
-                if until
+                f"  covered until {status.covered_until:%Y-%m-%d} ({status.months_ahead}"
+                f" month(s) ahead, {settings.PARTITIONS_MONTHS_AHEAD} wanted)"
+                if status.covered_until
                 else "  this month has NO partition"
             )
             self.stdout.write(
-                f"  retention {table.retention_months} months: keeps data from {cutoff:%Y-%m-%d}"
+                f"  retention {table.retention_months} months:"
+                f" keeps data from {status.retention_cutoff:%Y-%m-%d}"
             )
-            self.stdout.write(f"  DEFAULT partition rows: {default_rows(table.table)}")
-            for partition in partitions:
+            self.stdout.write(f"  DEFAULT partition rows: {status.default_rows}")
+            for partition in status.partitions:
                 span = (
                     "DEFAULT"
                     if partition.is_default
                     else f"{partition.start:%Y-%m-%d} → {partition.end:%Y-%m-%d}"
                 )
-                due = (
-                    "  retention due"
-                    if not partition.is_default and partition.end <= cutoff
-                    else ""
-                )
+                due = "  retention due" if status.past_retention(partition) else ""
                 self.stdout.write(
                     f"  {partition.name:<32} {span:<25} ~{partition.rows_estimate:>10} rows"
                     f" {filesizeformat(partition.bytes):>10}{due}"
