@@ -11,6 +11,7 @@ from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Concat, NullIf, Trim
 from django.http import HttpRequest
 
+from audit.list_filters import ChoiceListFilter
 from audit.models import AuditEntry, AuditSeal, DomainEventEntry, JobRun
 
 
@@ -29,7 +30,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class UserFilter(admin.SimpleListFilter):
+class UserFilter(ChoiceListFilter):
     title = "staff member"
     parameter_name = "user"
 
@@ -41,7 +42,7 @@ class UserFilter(admin.SimpleListFilter):
         return queryset.filter(user_id=self.value()) if self.value() else queryset
 
 
-class TableFilter(admin.SimpleListFilter):
+class TableFilter(ChoiceListFilter):
     title = "table"
     parameter_name = "table"
 

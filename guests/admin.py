@@ -29,8 +29,10 @@ from guests.fields import (
 from guests.models import Company, Guest, GuestGroup
 from guests.selectors import guest_duplicates, guest_search
 from stayos.admin.base import (
+    ChoiceListFilter,
     DeletedFilter,
     PropertyScopedAdmin,
+    TrackedInline,
     VersionedModelForm,
     restore_selected,
 )
@@ -92,7 +94,7 @@ class GuestForm(VersionedModelForm):
         return f" Their changes: {'; '.join(changes)}." if changes else ""
 
 
-class PossibleDuplicateFilter(admin.SimpleListFilter):
+class PossibleDuplicateFilter(ChoiceListFilter):
     title = "possible duplicates"
     parameter_name = "duplicates"
 
@@ -106,12 +108,11 @@ class PossibleDuplicateFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=ids)
 
 
-class ContactForGroupsInline(admin.TabularInline):
+class ContactForGroupsInline(TrackedInline):
     model = GuestGroup
     fk_name = "contact"
     fields = ("name", "arrival_date", "departure_date", "expected_size")
     readonly_fields = fields
-    extra = 0
     can_delete = False
     show_change_link = True
     verbose_name_plural = "contact for groups"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -19,10 +21,26 @@ def _as_user(actor: Actor) -> AbstractBaseUser | None:
 
 
 @transaction.atomic
-def tracked_save(*, instance: TrackedModel, actor: Actor, reason: str | None = None) -> None:
-    """Insert or update a row as ``actor``; a stale version raises ``StaleVersionError``."""
+def tracked_save(
+    *,
+    instance: TrackedModel,
+    actor: Actor,
+    fields: Iterable[str] | None = None,
+    reason: str | None = None,
+) -> None:
+    """Insert a new row, or write ``fields`` of an existing one at the version it was read.
+
+    ``fields`` (e.g. a form's ``changed_data``) may name form-only or many-to-many fields;
+    only the row's own columns are written, so a one-field edit sends one column and fires
+    only the triggers that column concerns. A row saved by someone else since it was read
+    raises ``StaleVersionError`` and nothing is written.
+    """
     with context(user=_as_user(actor), reason=reason):
-        instance.save()
+        if instance._state.adding or fields is None:
+            instance.save()
+            return
+        columns = {field.name for field in instance._meta.concrete_fields}
+        instance.save(update_fields=[name for name in fields if name in columns])
 
 
 @transaction.atomic

@@ -9,14 +9,16 @@ from django.http import HttpRequest
 
 from stayos import services
 from stayos.admin.base import (
+    ChoiceListFilter,
     DeletedFilter,
     PropertyScopedAdmin,
     TrackedAdmin,
+    TrackedInline,
     VersionedModelForm,
 )
 from stayos.models import Amenity, Property, RatePlan, RatePlanSeason, Room, RoomType
 
-__all__ = ["PropertyScopedAdmin", "TrackedAdmin", "VersionedModelForm"]
+__all__ = ["PropertyScopedAdmin", "TrackedAdmin", "TrackedInline", "VersionedModelForm"]
 
 
 @admin.register(Property)
@@ -57,10 +59,9 @@ class AmenityAdmin(PropertyScopedAdmin):
     prepopulated_fields = {"code": ("name",)}
 
 
-class RoomInline(admin.TabularInline):
+class RoomInline(TrackedInline):
     model = Room
     fields = ("number", "floor", "housekeeping_status", "property")
-    extra = 0
     show_change_link = True
     # Editing rooms happens on the room page, where optimistic locking guards each save.
     readonly_fields = ("number", "floor", "housekeeping_status", "property")
@@ -92,7 +93,7 @@ class RoomTypeAdmin(PropertyScopedAdmin):
         return obj.room_count
 
 
-class AccessibilityFilter(admin.SimpleListFilter):
+class AccessibilityFilter(ChoiceListFilter):
     title = "accessibility"
     parameter_name = "accessibility"
 
@@ -160,10 +161,9 @@ class RoomAdmin(PropertyScopedAdmin):
         return ", ".join(labels.get(feature, feature) for feature in obj.accessibility) or "—"
 
 
-class RatePlanSeasonInline(admin.TabularInline):
+class RatePlanSeasonInline(TrackedInline):
     model = RatePlanSeason
     fields = ("name", "start_date", "end_date", "multiplier")
-    extra = 0
 
 
 @admin.register(RatePlan)
@@ -200,14 +200,3 @@ class RatePlanAdmin(PropertyScopedAdmin):
         ),
         ("Cancellation", {"fields": ("refundable", "cancellation_deadline_hours")}),
     ]
-
-    def save_formset(self, request, form, formset, change) -> None:
-        # Seasons belong to the plan's property; the inline form does not ask for it.
-        for season in formset.save(commit=False):
-            season.property_id = form.instance.property_id
-            services.tracked_save(instance=season, actor=request.user)
-        for season in formset.deleted_objects:
-            services.tracked_soft_delete(
-                queryset=RatePlanSeason.all_objects.filter(pk=season.pk), actor=request.user
-            )
-        formset.save_m2m()

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
+from django.db import DataError, IntegrityError, InternalError, models
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import formats
 from django.utils.text import capfirst
 
+from audit.list_filters import ChoiceListFilter
 from audit.selectors import describe, row_changes_since, row_history
 from stayos import services
-from stayos.models import PropertyScopedModel, TrackedModel
+from stayos.models import Property, PropertyScopedModel, StaleVersionError, TrackedModel
+from stayos.refusals import refusal_for
 
 HISTORY_LIMIT = 200
 
@@ -30,23 +35,37 @@ def describe_user(user: Any) -> str:
     return user.get_full_name() or user.get_username()
 
 
+@dataclasses.dataclass(frozen=True)
+class FormRefusal:
+    """A refused save, located: the form (by prefix; None is the main form) and field."""
+
+    prefix: str | None
+    field: str | None
+    message: str
+
+
+class SaveRefused(Exception):
+    def __init__(self, refusal: FormRefusal) -> None:
+        self.refusal = refusal
+        super().__init__(refusal.message)
+
+
 class VersionedModelForm(forms.ModelForm):
-    """Carries the version the form was opened with, and refuses to save over a newer one."""
+    """Carries the version the form was opened with; the save is checked against it."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Set on the form class TrackedAdmin builds for a request whose save was refused.
+    refusal: FormRefusal | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.instance._state.adding:
             self.fields["version"].initial = self.instance.version
 
-    def _get_validation_exclusions(self) -> set[str]:
-        # Unique codes and numbers hold among live rows (condition: deleted_at IS NULL);
-        # Django skips a constraint whose fields are not on the form unless told otherwise.
-        return super()._get_validation_exclusions() - {"deleted_at"}
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if self.refusal is not None and self.refusal.prefix == self.prefix:
+            self.add_error(self.refusal.field, self.refusal.message)
         if self.instance._state.adding:
             return cleaned
         opened = cleaned.get("version")
@@ -55,16 +74,7 @@ class VersionedModelForm(forms.ModelForm):
                 "This form lost track of the version it was opened with; reload the page.",
                 code="missing_version",
             )
-        # Lock the row until this request's transaction ends (the admin's change view is
-        # atomic), so no other save can slip in between this check and our UPDATE.
-        model = type(self.instance)
-        current = (
-            model._base_manager.select_for_update(of=("self",))
-            .select_related("updated_by")
-            .get(pk=self.instance.pk)
-        )
-        if current.version != opened:
-            raise forms.ValidationError(self.conflict_message(current, opened), code="stale")
+        # The save writes WHERE version = <opened>: the one check, made by the write itself.
         self.instance.version = opened
         return cleaned
 
@@ -83,7 +93,23 @@ class VersionedModelForm(forms.ModelForm):
         return f"{message} Their changes: {'; '.join(changes)}." if changes else message
 
 
-class DeletedFilter(admin.SimpleListFilter):
+@contextlib.contextmanager
+def refusals_of(form: forms.BaseForm) -> Iterator[None]:
+    """Turn a stale version or a database refusal during ``form``'s save into SaveRefused."""
+    try:
+        yield
+    except StaleVersionError as error:
+        current = error.model._base_manager.select_related("updated_by").get(pk=error.pk)
+        conflict = getattr(form, "conflict_message", None)
+        message = conflict(current, error.expected) if conflict else str(error)
+        raise SaveRefused(FormRefusal(form.prefix, None, message)) from error
+    except (IntegrityError, DataError, InternalError) as error:
+        refusal = refusal_for(error)
+        field = refusal.field if refusal.field in form.fields else None
+        raise SaveRefused(FormRefusal(form.prefix, field, refusal.message)) from error
+
+
+class DeletedFilter(ChoiceListFilter):
     """Soft-deleted rows are hidden unless asked for."""
 
     title = "deleted"
@@ -107,6 +133,10 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset.filter(deleted_at__isnull=True)
 
 
+def _shows_deleted(request: HttpRequest) -> bool:
+    return request.GET.get(DeletedFilter.parameter_name) in {"yes", "all"}
+
+
 @admin.action(description="Restore selected deleted rows")
 def restore_selected(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
     try:
@@ -117,8 +147,22 @@ def restore_selected(modeladmin: admin.ModelAdmin, request: HttpRequest, queryse
         modeladmin.message_user(request, f"Restored {count} row(s).", messages.SUCCESS)
 
 
+class TrackedInline(admin.TabularInline):
+    """Inline rows of a tracked parent: each carries its version like any change form."""
+
+    form = VersionedModelForm
+    extra = 0
+
+
 class TrackedAdmin(admin.ModelAdmin):
-    """Base for every domain admin: saves and deletes go through the tracked services."""
+    """Base for every domain admin: saves and deletes go through the tracked services.
+
+    The write path: the form carries the version it was opened with; ``save_model`` and
+    ``save_formset`` hand each row to ``services.tracked_save`` with the form's changed
+    fields (``UPDATE … WHERE id AND version``). A stale version or a database refusal
+    (constraint, exclusion, trigger, bad value) aborts the whole save, and the page comes
+    back with the form as typed and the refusal on the field it concerns.
+    """
 
     form = VersionedModelForm
     actions = [restore_selected]
@@ -132,6 +176,64 @@ class TrackedAdmin(admin.ModelAdmin):
         queryset = manager.get_queryset()
         ordering = self.get_ordering(request) or self.model._meta.ordering or ["pk"]
         return queryset.order_by(*ordering)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except SaveRefused as refused:
+            # The view's transaction rolled back whole. Same request again: every form is
+            # validated as posted, and the refused one fails on the refusal, so the page
+            # shows what was typed with the error where it belongs, and nothing is saved.
+            request.stayos_refusal = refused.refusal
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and obj.deleted_at is not None and request.method == "GET":
+            when = formats.date_format(obj.deleted_at, "DATETIME_FORMAT")
+            self.message_user(
+                request,
+                f"This {self.opts.verbose_name} was deleted at {when} by "
+                f"{describe_user(obj.updated_by)}. It is shown read-only; restore it from "
+                "the list (filter “deleted”, action “Restore”) to change it.",
+                messages.WARNING,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A deleted row is history: read-only until restored.
+        if obj is not None and getattr(obj, "deleted_at", None) is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_list_display(self, request: HttpRequest) -> tuple:
+        shown = tuple(super().get_list_display(request))
+        return (*shown, "deleted") if _shows_deleted(request) else shown
+
+    def get_list_select_related(self, request: HttpRequest):
+        related = super().get_list_select_related(request)
+        if _shows_deleted(request) and related is not False:
+            return (*(related if related is not True else ()), "updated_by")
+        return related
+
+    @admin.display(description="deleted", ordering="deleted_at")
+    def deleted(self, obj: TrackedModel) -> str:
+        if obj.deleted_at is None:
+            return "—"
+        when = formats.date_format(obj.deleted_at, "DATETIME_FORMAT")
+        return f"{when} by {describe_user(obj.updated_by)}"
 
     def history_view(
         self, request: HttpRequest, object_id: str, extra_context: dict | None = None
@@ -163,7 +265,16 @@ class TrackedAdmin(admin.ModelAdmin):
             kwargs["fields"] = flatten_fieldsets(self.get_fieldsets(request, obj))
         if kwargs["fields"] is not None:
             kwargs["fields"] = [name for name in kwargs["fields"] if name != "version"]
-        return super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
+        # modelform_factory made this class for this call: the refusal cannot leak elsewhere.
+        form.refusal = getattr(request, "stayos_refusal", None)
+        return form
+
+    def get_formsets_with_inlines(self, request: HttpRequest, obj: Any = None):
+        for formset, inline in super().get_formsets_with_inlines(request, obj):
+            # Inline forms are VersionedModelForms (TrackedInline), made for this call too.
+            formset.form.refusal = getattr(request, "stayos_refusal", None)
+            yield formset, inline
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
         return tuple(super().get_readonly_fields(request, obj)) + BOOKKEEPING_FIELDS
@@ -176,7 +287,52 @@ class TrackedAdmin(admin.ModelAdmin):
         return fieldsets
 
     def save_model(self, request: HttpRequest, obj: TrackedModel, form, change: bool) -> None:
-        services.tracked_save(instance=obj, actor=request.user)
+        with refusals_of(form):
+            services.tracked_save(
+                instance=obj, actor=request.user, fields=form.changed_data if change else None
+            )
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        with refusals_of(form):
+            form.save_m2m()
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        """Each inline row through the tracked services, in the parent's property."""
+        if not issubclass(formset.model, TrackedModel):
+            super().save_formset(request, form, formset, change)
+            return
+        deleted = set(formset.deleted_forms) if formset.can_delete else set()
+        # What the admin's change message reads (as BaseModelFormSet.save would leave it).
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            row = inline_form.instance
+            adding = row._state.adding
+            with refusals_of(inline_form):
+                if inline_form in deleted:
+                    if not adding:
+                        services.tracked_soft_delete(
+                            queryset=formset.model.all_objects.filter(pk=row.pk),
+                            actor=request.user,
+                        )
+                        formset.deleted_objects.append(row)
+                    continue
+                if not inline_form.has_changed():
+                    continue
+                if adding:
+                    formset.new_objects.append(row)
+                else:
+                    formset.changed_objects.append((row, inline_form.changed_data))
+                setattr(row, formset.fk.name, formset.instance)
+                if isinstance(row, PropertyScopedModel):
+                    row.property_id = _property_of(formset.instance)
+                services.tracked_save(
+                    instance=row,
+                    actor=request.user,
+                    fields=None if adding else inline_form.changed_data,
+                )
+                inline_form.save_m2m()
 
     def delete_model(self, request: HttpRequest, obj: TrackedModel) -> None:
         services.tracked_soft_delete(
@@ -185,6 +341,10 @@ class TrackedAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         services.tracked_soft_delete(queryset=queryset, actor=request.user)
+
+
+def _property_of(parent: models.Model) -> object:
+    return parent.pk if isinstance(parent, Property) else parent.property_id
 
 
 class PropertyScopedAdmin(TrackedAdmin):

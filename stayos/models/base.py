@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import uuid6
 from django.conf import settings
-from django.db import models
+from django.db import DatabaseError, models, router
 
 from audit.models import TransactionNow
+
+# Columns the row triggers write (stayos.triggers): an UPDATE never needs to send them.
+TRIGGER_OWNED_FIELDS = frozenset(
+    {"version", "created_at", "created_by", "updated_at", "updated_by"}
+)
 
 
 class StaleVersionError(Exception):
@@ -90,19 +97,51 @@ class TrackedModel(models.Model):
         abstract = True
         base_manager_name = "all_objects"
 
-    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
-        # Optimistic locking: UPDATE ... WHERE id = %s AND version = %s. Zero rows while the
-        # row exists means someone saved a newer version since this instance was read.
-        if not values:
-            return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
-        if base_qs.filter(pk=pk_val, version=self.version)._update(values) > 0:
+    def save(
+        self,
+        *,
+        force_insert: bool = False,
+        force_update: bool = False,
+        using: str | None = None,
+        update_fields: Iterable[str] | None = None,
+    ) -> None:
+        """Insert a new row; update an existing one only while it is at the version read.
+
+        An update writes ``update_fields`` (default: every field but the trigger-owned ones)
+        as ``UPDATE … SET <those fields> WHERE id = %s AND version = %s``, so the version is
+        checked by the write itself. No row updated means someone saved a newer version since
+        this instance was read: ``StaleVersionError``, and nothing is written.
+        """
+        if self._state.adding or force_insert:
+            super().save(force_insert=force_insert, using=using, update_fields=update_fields)
+            return
+        using = using or router.db_for_write(type(self), instance=self)
+        fields = [
+            field
+            for field in self._meta.concrete_fields
+            if not field.primary_key
+            and field.name not in TRIGGER_OWNED_FIELDS
+            and (update_fields is None or {field.name, field.attname} & set(update_fields))
+        ]
+        if not fields:
+            return
+        values = {field.attname: field.pre_save(self, add=False) for field in fields}
+        rows = type(self)._base_manager.using(using).filter(pk=self.pk, version=self.version)
+        if rows.update(**values):
             self.version += 1  # what the bump_version trigger just wrote
-            return True
-        current = base_qs.filter(pk=pk_val).values_list("version", flat=True).first()
+            self._state.db = using
+            return
+        current = (
+            type(self)
+            ._base_manager.using(using)
+            .filter(pk=self.pk)
+            .values_list("version", flat=True)
+            .first()
+        )
         if current is None:
-            return False
+            raise DatabaseError(f"{self._meta.verbose_name} {self.pk} no longer exists.")
         raise StaleVersionError(
-            model=type(self), pk=pk_val, expected=self.version, current=current
+            model=type(self), pk=self.pk, expected=self.version, current=current
         )
 
 
