@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,6 +65,10 @@ class VersionedModelForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        for name, field in self.fields.items():
+            # Django's text fields refuse NUL; JSON "\u0000" decodes to one, which jsonb refuses.
+            if isinstance(field, forms.JSONField) and "\\u0000" in json.dumps(cleaned.get(name)):
+                self.add_error(name, "JSON cannot hold a NUL character (\\u0000).")
         if self.refusal is not None and self.refusal.prefix == self.prefix:
             self.add_error(self.refusal.field, self.refusal.message)
         if self.instance._state.adding:
@@ -320,6 +325,7 @@ class TrackedAdmin(admin.ModelAdmin):
                     continue
                 if not inline_form.has_changed():
                     continue
+                row = inline_form.save(commit=False)  # the instance, and its save_m2m
                 if adding:
                     formset.new_objects.append(row)
                 else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pgtrigger
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import RangeOperators
 from django.db import models
@@ -11,6 +12,7 @@ from django.db.models import F, Func, Q
 
 from stayos.models.base import PropertyScopedModel
 from stayos.models.rooms import ChoiceArrayField, RoomType
+from stayos.refusals import register_refusal
 from stayos.triggers import same_property
 
 
@@ -46,6 +48,74 @@ class DateRange(Func):
     template = "%(function)s(%(expressions)s, '[]')"
 
 
+# A plan's seasons lie within its validity, kept from both sides: the plan's dates cannot move
+# past a live season, and a season cannot be put (or restored) outside its plan's dates.
+VALIDITY_COVERS_SEASONS = pgtrigger.Trigger(
+    name="validity_covers_seasons",
+    when=pgtrigger.Before,
+    operation=pgtrigger.UpdateOf("valid_from", "valid_to"),
+    func="""
+        IF EXISTS (
+            SELECT FROM stayos_rateplanseason
+            WHERE rate_plan_id = NEW.id AND deleted_at IS NULL AND start_date < NEW.valid_from
+        ) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'check_violation',
+                CONSTRAINT = 'stayos_rateplan_valid_from_covers_seasons',
+                MESSAGE = 'a season of the plan starts before its new valid_from';
+        END IF;
+        IF NEW.valid_to IS NOT NULL AND EXISTS (
+            SELECT FROM stayos_rateplanseason
+            WHERE rate_plan_id = NEW.id AND deleted_at IS NULL AND end_date > NEW.valid_to
+        ) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'check_violation',
+                CONSTRAINT = 'stayos_rateplan_valid_to_covers_seasons',
+                MESSAGE = 'a season of the plan ends after its new valid_to';
+        END IF;
+        RETURN NEW;
+    """,
+)
+SEASON_WITHIN_VALIDITY = pgtrigger.Trigger(
+    name="season_within_validity",
+    when=pgtrigger.Before,
+    operation=pgtrigger.Insert
+    | pgtrigger.UpdateOf("rate_plan_id", "start_date", "end_date", "deleted_at"),
+    declare=[("plan_from", "date"), ("plan_to", "date")],
+    func="""
+        IF NEW.deleted_at IS NOT NULL THEN
+            RETURN NEW;
+        END IF;
+        -- FOR SHARE waits for a concurrent change of the plan's dates and reads its outcome,
+        -- so a season and a shrinking validity cannot both slip past each other's check.
+        SELECT valid_from, valid_to INTO plan_from, plan_to
+        FROM stayos_rateplan WHERE id = NEW.rate_plan_id FOR SHARE;
+        IF NEW.start_date < plan_from OR NEW.end_date > plan_to THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'check_violation',
+                CONSTRAINT = 'stayos_rateplanseason_within_validity',
+                MESSAGE = 'a season lies outside its rate plan''s validity';
+        END IF;
+        RETURN NEW;
+    """,
+)
+register_refusal(
+    "stayos_rateplan_valid_from_covers_seasons",
+    field="valid_from",
+    message="A season of this plan starts before this date: move or delete it first.",
+)
+register_refusal(
+    "stayos_rateplan_valid_to_covers_seasons",
+    field="valid_to",
+    message="A season of this plan ends after this date: move or delete it first.",
+)
+register_refusal(
+    "stayos_rateplanseason_within_validity",
+    field="start_date",
+    message="The season must lie within the rate plan's validity.",
+)
+
+
 class RatePlan(PropertyScopedModel):
     code = models.CharField(max_length=20, help_text="e.g. BAR, NRF, CORP-ACME.")
     name = models.CharField(max_length=100)
@@ -76,6 +146,7 @@ class RatePlan(PropertyScopedModel):
 
     class Meta(PropertyScopedModel.Meta):
         ordering = ["code"]
+        triggers = [VALIDITY_COVERS_SEASONS]
         constraints = [
             models.UniqueConstraint(
                 fields=["property", "code"],
@@ -133,7 +204,7 @@ class RatePlanSeason(PropertyScopedModel):
 
     class Meta(PropertyScopedModel.Meta):
         ordering = ["start_date"]
-        triggers = [same_property("rate_plan")]
+        triggers = [same_property("rate_plan"), SEASON_WITHIN_VALIDITY]
         constraints = [
             models.CheckConstraint(
                 condition=Q(end_date__gte=F("start_date")),
