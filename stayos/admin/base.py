@@ -21,6 +21,7 @@ from django.utils.text import capfirst
 from audit.list_filters import ChoiceListFilter
 from audit.selectors import describe, row_changes_since, row_history
 from stayos import services
+from stayos.admin.widgets import SafeAutocompleteSelect, SafeAutocompleteSelectMultiple
 from stayos.models import Property, PropertyScopedModel, StaleVersionError, TrackedModel
 from stayos.refusals import refusal_for
 
@@ -152,14 +153,32 @@ def restore_selected(modeladmin: admin.ModelAdmin, request: HttpRequest, queryse
         modeladmin.message_user(request, f"Restored {count} row(s).", messages.SUCCESS)
 
 
-class TrackedInline(admin.TabularInline):
+class SafeAutocompleteAdmin:
+    """Autocomplete pickers that re-render a refused form whatever it was posted with."""
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs: Any):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class TrackedInline(SafeAutocompleteAdmin, admin.TabularInline):
     """Inline rows of a tracked parent: each carries its version like any change form."""
 
     form = VersionedModelForm
     extra = 0
 
 
-class TrackedAdmin(admin.ModelAdmin):
+class TrackedAdmin(SafeAutocompleteAdmin, admin.ModelAdmin):
     """Base for every domain admin: saves and deletes go through the tracked services.
 
     The write path: the form carries the version it was opened with; ``save_model`` and
