@@ -108,7 +108,10 @@ class AccessibilityFilter(admin.SimpleListFilter):
 
 
 def _set_status_action(status: Room.HousekeepingStatus):
-    @admin.action(description=f"Mark selected rooms {status.label.lower()}")
+    @admin.action(
+        description=f"Mark selected rooms {status.label.lower()}",
+        permissions=["housekeeping_status"],
+    )
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
         changed = services.room_set_housekeeping_status(
             rooms=queryset, status=status, actor=request.user
@@ -153,6 +156,12 @@ class RoomAdmin(PropertyScopedAdmin):
         (None, {"fields": ("property", "room_type", "number", "floor", "housekeeping_status")}),
         ("Features", {"fields": ("accessibility", "amenities", "notes")}),
     ]
+
+    def has_housekeeping_status_permission(self, request: HttpRequest) -> bool:
+        # Housekeeping and the front desk mark rooms without the right to edit the room.
+        return request.user.has_perm(
+            "stayos.change_room_housekeeping_status"
+        ) or self.has_change_permission(request)
 
     @admin.display(description="accessibility")
     def accessibility_summary(self, obj: Room) -> str:

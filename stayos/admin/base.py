@@ -107,7 +107,9 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset.filter(deleted_at__isnull=True)
 
 
-@admin.action(description="Restore selected deleted rows")
+# Undoing a delete takes the right to delete: without it, anyone who may only view the list
+# (an auditor) could bring rows back.
+@admin.action(description="Restore selected deleted rows", permissions=["delete"])
 def restore_selected(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
     try:
         count = services.tracked_restore(queryset=queryset, actor=request.user)

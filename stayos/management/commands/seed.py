@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import datetime
-import importlib
-from types import ModuleType
 from typing import Any
 
-from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from audit.context import context
-from stayos.seeding import SeedPlan
-
-
-def seeding_modules() -> list[tuple[str, ModuleType]]:
-    """Each installed app's ``seeding`` module, lowest layer first (INSTALLED_APPS order)."""
-    modules = []
-    for config in apps.get_app_configs():
-        try:
-            modules.append((config.label, importlib.import_module(f"{config.name}.seeding")))
-        except ModuleNotFoundError as error:
-            if error.name != f"{config.name}.seeding":
-                raise
-    return modules
+from stayos.seeding import SeedPlan, seeding_modules, staff_roles_setup
 
 
 class Command(BaseCommand):
@@ -60,7 +45,12 @@ class Command(BaseCommand):
                         module.reset()
                         self.stdout.write(f"{label}: demo data removed")
             for label, module in modules:
+                if not hasattr(module, "seed"):
+                    continue  # an app that only grants permissions to the staff roles
                 created = module.seed(plan)
                 summary = ", ".join(f"{count} {what}" for what, count in created.items())
                 self.stdout.write(f"{label}: created {summary}")
+            roles = staff_roles_setup()
+            summary = ", ".join(f"{role} {count}" for role, count in roles.items())
+            self.stdout.write(f"staff roles (permissions): {summary}")
         self.stdout.write(self.style.SUCCESS("Seed complete."))
