@@ -148,7 +148,7 @@ def test_a_second_setup_changes_nothing_and_takes_back_what_code_no_longer_grant
 
 def test_it_refuses_a_grant_that_names_no_permission(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(guests_seeding.ROLE_PERMISSIONS, FRONT_DESK, ("guests.view_gest",))
-    with pytest.raises(ImproperlyConfigured, match="guests.view_gest"):
+    with pytest.raises(ImproperlyConfigured, match=r"guests\.view_gest"):
         staff_roles_setup()
 
 
