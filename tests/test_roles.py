@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
 from guests import seeding as guests_seeding
-from stayos.models import Room
+from stayos.models import Property, Room
 from stayos.roles import ACCOUNTING, AUDITOR, FRONT_DESK, HOUSEKEEPING, MANAGER, ROLES
 from stayos.seeding import staff_roles_setup
 from tests.admin_forms import room_change_data
@@ -150,6 +153,18 @@ def test_it_refuses_a_grant_that_names_no_permission(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(guests_seeding.ROLE_PERMISSIONS, FRONT_DESK, ("guests.view_gest",))
     with pytest.raises(ImproperlyConfigured, match=r"guests\.view_gest"):
         staff_roles_setup()
+
+
+def test_seed_roles_only_sets_up_the_roles_without_demo_data():
+    call_command("seed", "--roles-only", stdout=io.StringIO())
+    assert set(Group.objects.values_list("name", flat=True)) == set(ROLES)
+    assert not Property.objects.exists()
+
+
+def test_seed_names_a_grant_that_names_no_permission(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(guests_seeding.ROLE_PERMISSIONS, MANAGER, ("guests.fly_guest",))
+    with pytest.raises(CommandError, match=r"guests\.fly_guest"):
+        call_command("seed", "--roles-only", stdout=io.StringIO())
 
 
 def test_it_refuses_a_grant_to_a_role_that_does_not_exist(monkeypatch: pytest.MonkeyPatch):
