@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from guests import seeding as guests_seeding
 from stayos.models import Property, Room
@@ -112,6 +114,37 @@ def test_an_auditor_can_neither_mark_nor_restore_rooms():
     deleted.refresh_from_db()
     assert room.housekeeping_status == Room.HousekeepingStatus.DIRTY
     assert deleted.deleted_at is not None
+
+
+def test_an_auditor_is_offered_no_action_on_any_list():
+    # Read-only means no action either: an action offered without allowed_permissions is
+    # offered to everyone who can open the list. Later apps' pages are checked too.
+    staff_roles_setup()
+    auditor = UserFactory(is_staff=True, is_superuser=False)
+    auditor.groups.add(Group.objects.get(name=AUDITOR))
+    request = RequestFactory().get("/")
+    request.user = auditor
+    offered = {
+        f"{model._meta.label}: {name}"
+        for model, model_admin in admin.site._registry.items()
+        for name in model_admin.get_actions(request)
+    }
+    assert offered == set()
+
+
+@pytest.mark.parametrize("role", [AUDITOR, MANAGER])
+def test_reading_the_beat_schedule_does_not_allow_switching_a_job_off(role: str):
+    job = PeriodicTask.objects.create(
+        name="seal-audit-log",
+        task="stayos.tasks.seal_audit_log",
+        crontab=CrontabSchedule.objects.create(minute="20", hour="0"),
+    )
+    client = _client_for(role)
+    url = reverse("admin:django_celery_beat_periodictask_changelist")
+    assert client.get(url).context["action_form"] is None
+    client.post(url, {"action": "disable_tasks", "_selected_action": [job.pk], "index": 0})
+    job.refresh_from_db()
+    assert job.enabled
 
 
 def test_front_desk_cannot_merge_anonymize_or_export_guests():

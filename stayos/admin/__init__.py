@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
 from stayos import services
+from stayos.admin import periodic_tasks  # noqa: F401  (re-registers the beat schedule's admin)
 from stayos.admin.base import (
     DeletedFilter,
     PropertyScopedAdmin,
