@@ -16,8 +16,9 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 run: $(STAMP)
 	./scripts/with-services.sh ./scripts/run.sh
 
-## test: the whole test suite against a real PostgreSQL (what CI runs)
+## test: the whole test suite against a real PostgreSQL (what CI runs), the browser test included
 test: $(STAMP)
+	./scripts/ensure-browser.sh
 	./scripts/with-services.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 ## bench: benchmarks, each printing ratios against a baseline measured in the same run

@@ -21,6 +21,24 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# HTTPS. Production-safe unless DEBUG is on: `manage.py check --deploy` is clean with the
+# defaults. The make targets serve plain http on 127.0.0.1 and switch these off in .local/env.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+# Behind a proxy that ends TLS, Django sees http: trust the proxy's header (e.g.
+# "HTTP_X_FORWARDED_PROTO,https"), or the SSL redirect would loop. Only when the proxy
+# always sets or strips that header, else a client could claim https itself.
+if _proxy_ssl_header := env.list("SECURE_PROXY_SSL_HEADER", default=[]):
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER is a header and its value, e.g. HTTP_X_FORWARDED_PROTO,https."
+        )
+    SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -20,7 +20,21 @@ from faker import Faker
 
 from guests.models import Company, DocumentType, Guest, GuestGroup, GuestKind, GuestTitle
 from stayos.models import Property, RatePlan
+from stayos.roles import ACCOUNTING, AUDITOR, FRONT_DESK, MANAGER
 from stayos.seeding import DEMO_PROPERTY_CODES, SeedPlan
+
+# The staff roles' part of the guest pages (see stayos.roles). Merging, anonymizing and
+# exporting a guest's personal data are a manager's decisions.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    FRONT_DESK: tuple(
+        f"guests.{action}_{model}"
+        for model in ("guest", "company", "guestgroup")
+        for action in ("view", "add", "change")
+    ),
+    ACCOUNTING: ("guests.view_company", "guests.add_company", "guests.change_company"),
+    AUDITOR: ("guests.view_*",),
+    MANAGER: ("guests.*",),
+}
 
 GUESTS_PER_PROPERTY = 320
 COMPANIES_PER_PROPERTY = 14

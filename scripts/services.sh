@@ -87,6 +87,12 @@ write_env() {
     echo "SECRET_KEY=$(cat "$LOCAL/secret_key")"
     echo "GUEST_PII_KEYS=$(cat "$LOCAL/guest_pii_key")"
     echo "GUEST_PII_INDEX_KEY=$(cat "$LOCAL/guest_pii_index_key")"
+    # A checkout serves plain http on 127.0.0.1 (make run, the test servers, the browser test):
+    # no redirect to https, cookies sent over http, no HSTS. Production keeps the defaults.
+    echo "SECURE_SSL_REDIRECT=false"
+    echo "SESSION_COOKIE_SECURE=false"
+    echo "CSRF_COOKIE_SECURE=false"
+    echo "SECURE_HSTS_SECONDS=0"
     [ -n "${DATABASE_URL:-}" ] || echo "DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/stayos"
     [ -n "${REDIS_URL:-}" ] || echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
   } > "$LOCAL/env"

@@ -1,4 +1,7 @@
-"""Monitoring JSON for staff: health, partition metrics, partition verify (503 when red)."""
+"""Monitoring JSON for staff: health, partition metrics, partition verify (503 when red).
+
+Callers need the ``stayos.view_monitoring`` permission (the Auditor and Manager roles).
+"""
 
 from __future__ import annotations
 
@@ -19,15 +22,23 @@ from stayos.partitioning.checks import partition_checks
 MAINTENANCE_JOBS = ("task:stayos.tasks.maintain_partitions", "command:partitions maintain")
 
 
-def staff_json(view: Callable[[HttpRequest], JsonResponse]) -> Callable:
-    """401 for anonymous callers, 403 for non-staff, as JSON (no redirect to a login page)."""
+MONITORING_PERMISSION = "stayos.view_monitoring"
+
+
+def monitoring_json(view: Callable[[HttpRequest], JsonResponse]) -> Callable:
+    """401 for anonymous callers, 403 without the monitoring permission, as JSON.
+
+    JSON rather than a redirect to the login page: the callers are scripts and probes.
+    """
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest) -> JsonResponse:
         if not request.user.is_authenticated:
             return JsonResponse({"error": "authentication required"}, status=401)
-        if not request.user.is_staff:
-            return JsonResponse({"error": "staff only"}, status=403)
+        if not request.user.has_perm(MONITORING_PERMISSION):
+            return JsonResponse(
+                {"error": f"the {MONITORING_PERMISSION} permission is required"}, status=403
+            )
         return view(request)
 
     return require_GET(wrapped)
@@ -74,7 +85,7 @@ def _last_maintenance() -> dict | None:
     }
 
 
-@staff_json
+@monitoring_json
 def health(request: HttpRequest) -> JsonResponse:
     database = _database()
     pending = _pending_migrations() if database["ok"] else []
@@ -89,7 +100,7 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": ok, **body}, status=200 if ok else 503)
 
 
-@staff_json
+@monitoring_json
 def partition_metrics(request: HttpRequest) -> JsonResponse:
     tables = []
     for table in configured_tables():
@@ -119,7 +130,7 @@ def partition_metrics(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"tables": tables})
 
 
-@staff_json
+@monitoring_json
 def partition_verify(request: HttpRequest) -> JsonResponse:
     checks = partition_checks()
     ok = all(check.ok for check in checks)

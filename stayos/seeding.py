@@ -1,6 +1,7 @@
 """Demo data for the hotel setup: two properties, their room types, rooms and rate plans.
 
-Called by ``manage.py seed`` (each app's ``seeding`` module, in INSTALLED_APPS order).
+Called by ``manage.py seed`` (each app's ``seeding`` module, in INSTALLED_APPS order), which
+also sets up the staff roles from every app's ``ROLE_PERMISSIONS`` (``staff_roles_setup``).
 Rows are found by their natural keys first, so a second run changes nothing.
 """
 
@@ -8,13 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import fnmatch
+import importlib
 import random
 from decimal import Decimal
+from types import ModuleType
 
+from django.apps import apps
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 
 from stayos.models import Amenity, Property, RatePlan, RatePlanSeason, Room, RoomType, Weekday
+from stayos.roles import ACCOUNTING, AUDITOR, FRONT_DESK, HOUSEKEEPING, MANAGER, ROLES, crud
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,39 +168,104 @@ PROPERTIES = (
 
 DEMO_PROPERTY_CODES = tuple(spec.code for spec in PROPERTIES)
 
-# Staff roles as groups: (codename patterns this role may use on the hotel setup).
-STAFF_ROLES: dict[str, tuple[str, ...]] = {
-    "Front desk": (
-        "view_property",
-        "view_roomtype",
-        "view_room",
-        "change_room",
-        "view_rateplan",
-        "view_rateplanseason",
-        "view_amenity",
+# What each staff role may do with the hotel setup, and with the third-party pages that have
+# no seeding module of their own (user accounts, the Celery beat schedule). Every app grants
+# its own models' permissions in its own seeding module (see stayos.roles).
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    FRONT_DESK: (
+        "stayos.view_property",
+        "stayos.view_roomtype",
+        "stayos.view_room",
+        "stayos.change_room_housekeeping_status",
+        "stayos.view_amenity",
+        "stayos.view_rateplan",
+        "stayos.view_rateplanseason",
     ),
-    "Housekeeping": ("view_room", "change_room", "view_roomtype"),
-    "Accounting": ("view_property", "view_rateplan", "view_rateplanseason", "view_roomtype"),
-    "Auditor": (
-        "view_property",
-        "view_roomtype",
-        "view_room",
-        "view_rateplan",
-        "view_rateplanseason",
-        "view_amenity",
+    HOUSEKEEPING: ("stayos.view_room", "stayos.change_room_housekeeping_status"),
+    ACCOUNTING: (
+        "stayos.view_property",
+        "stayos.view_roomtype",
+        "stayos.view_rateplan",
+        "stayos.add_rateplan",
+        "stayos.change_rateplan",
+        # Seasons are rows of the rate plan's page: adding or removing one edits the plan.
+        *crud("stayos", "rateplanseason"),
+    ),
+    AUDITOR: (
+        "stayos.view_*",
+        "stayos.view_monitoring",
+        "auth.view_user",
+        "auth.view_group",
+        "django_celery_beat.view_*",
+    ),
+    MANAGER: (
+        "stayos.view_property",
+        "stayos.change_property",
+        *crud("stayos", "roomtype", "room", "amenity", "rateplan", "rateplanseason"),
+        "stayos.change_room_housekeeping_status",
+        "stayos.view_monitoring",
+        "django_celery_beat.view_*",
     ),
 }
+
+
+def seeding_modules() -> list[tuple[str, ModuleType]]:
+    """Each installed app's ``seeding`` module, lowest layer first (INSTALLED_APPS order)."""
+    modules = []
+    for config in apps.get_app_configs():
+        try:
+            modules.append((config.label, importlib.import_module(f"{config.name}.seeding")))
+        except ModuleNotFoundError as error:
+            if error.name != f"{config.name}.seeding":
+                raise
+    return modules
+
+
+def role_permissions() -> dict[str, set[Permission]]:
+    """Every role's permissions, gathered from every app's ``ROLE_PERMISSIONS``.
+
+    A role name the kernel does not know, or an entry that names no permission (a typo, a
+    renamed model, a ``Meta.permissions`` whose migration has not run), is refused rather
+    than skipped: a role silently missing a page is found only by the person who needs it.
+    """
+    known = {
+        f"{permission.content_type.app_label}.{permission.codename}": permission
+        for permission in Permission.objects.select_related("content_type")
+    }
+    granted: dict[str, set[Permission]] = {role: set() for role in ROLES}
+    for label, module in seeding_modules():
+        for role, entries in getattr(module, "ROLE_PERMISSIONS", {}).items():
+            if role not in ROLES:
+                raise ImproperlyConfigured(
+                    f"{label}.seeding grants permissions to {role!r}, "
+                    f"which is not a staff role ({', '.join(ROLES)})."
+                )
+            for entry in entries:
+                matched = [known[name] for name in fnmatch.filter(known, entry)]
+                if not matched:
+                    raise ImproperlyConfigured(
+                        f"{label}.seeding grants {entry!r} to {role!r}: no such permission "
+                        "(has `manage.py migrate` run?)."
+                    )
+                granted[role].update(matched)
+    return granted
+
+
+def staff_roles_setup() -> dict[str, int]:
+    """Create the staff role groups and give each exactly its permissions; count per role."""
+    counts = {}
+    for role, permissions in role_permissions().items():
+        group, _ = Group.objects.get_or_create(name=role)
+        # Exactly, not added to: a grant taken out of the code is taken out of the group.
+        group.permissions.set(permissions)
+        counts[role] = len(permissions)
+    return counts
 
 
 def seed(plan: SeedPlan) -> dict[str, int]:
     """Create what is missing of the demo hotel setup; returns counts of rows created."""
     rng = plan.rng("stayos")
     created = dict.fromkeys(["properties", "room types", "rooms", "rate plans", "seasons"], 0)
-    for role, codenames in STAFF_ROLES.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label="stayos", codename__in=codenames)
-        )
     for spec in PROPERTIES:
         prop, is_new = Property.objects.get_or_create(
             code=spec.code,

@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
 from stayos import services
+from stayos.admin import periodic_tasks  # noqa: F401  (re-registers the beat schedule's admin)
 from stayos.admin.base import (
     ChoiceListFilter,
     DeletedFilter,
@@ -109,7 +110,10 @@ class AccessibilityFilter(ChoiceListFilter):
 
 
 def _set_status_action(status: Room.HousekeepingStatus):
-    @admin.action(description=f"Mark selected rooms {status.label.lower()}")
+    @admin.action(
+        description=f"Mark selected rooms {status.label.lower()}",
+        permissions=["housekeeping_status"],
+    )
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
         changed = services.room_set_housekeeping_status(
             rooms=queryset, status=status, actor=request.user
@@ -154,6 +158,12 @@ class RoomAdmin(PropertyScopedAdmin):
         (None, {"fields": ("property", "room_type", "number", "floor", "housekeeping_status")}),
         ("Features", {"fields": ("accessibility", "amenities", "notes")}),
     ]
+
+    def has_housekeeping_status_permission(self, request: HttpRequest) -> bool:
+        # Housekeeping and the front desk mark rooms without the right to edit the room.
+        return request.user.has_perm(
+            "stayos.change_room_housekeeping_status"
+        ) or self.has_change_permission(request)
 
     @admin.display(description="accessibility")
     def accessibility_summary(self, obj: Room) -> str:

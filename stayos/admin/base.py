@@ -143,7 +143,9 @@ def _shows_deleted(request: HttpRequest) -> bool:
     return request.GET.get(DeletedFilter.parameter_name) in {"yes", "all"}
 
 
-@admin.action(description="Restore selected deleted rows")
+# Undoing a delete takes the right to delete: without it, anyone who may only view the list
+# (an auditor) could bring rows back.
+@admin.action(description="Restore selected deleted rows", permissions=["delete"])
 def restore_selected(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
     try:
         count = services.tracked_restore(queryset=queryset, actor=request.user)

@@ -39,6 +39,9 @@ class Property(TrackedModel):
     class Meta(TrackedModel.Meta):
         verbose_name_plural = "properties"
         ordering = ["code"]
+        # The monitoring endpoints (stayos.monitoring) belong to no model; the kernel's root
+        # model carries their permission.
+        permissions = [("view_monitoring", "Can view the monitoring endpoints")]
         constraints = [
             models.UniqueConstraint(
                 fields=["code"],

@@ -123,6 +123,10 @@ class Room(PropertyScopedModel):
     class Meta(PropertyScopedModel.Meta):
         ordering = ["number"]
         triggers = [same_property("room_type")]
+        # Housekeeping marks rooms clean, dirty or inspected without editing anything else.
+        permissions = [
+            ("change_room_housekeeping_status", "Can mark rooms clean, dirty or inspected")
+        ]
         constraints = [
             # Served also as the index behind the rooms list, which filters by property.
             models.UniqueConstraint(

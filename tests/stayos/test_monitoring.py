@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -18,11 +19,28 @@ URLS = ["monitoring-health", "monitoring-partition-metrics", "monitoring-partiti
 
 
 @pytest.mark.parametrize("name", URLS)
-def test_anonymous_and_non_staff_callers_are_refused(name: str):
+def test_callers_without_the_monitoring_permission_are_refused(name: str):
     assert Client().get(reverse(name)).status_code == 401
-    guest = Client()
-    guest.force_login(UserFactory(is_staff=False, is_superuser=False))
-    assert guest.get(reverse(name)).status_code == 403
+    for user in (
+        UserFactory(is_staff=False, is_superuser=False),
+        # Staff is not enough: the front desk has no business reading partition sizes.
+        UserFactory(is_staff=True, is_superuser=False),
+    ):
+        caller = Client()
+        caller.force_login(user)
+        response = caller.get(reverse(name))
+        assert response.status_code == 403
+        assert "stayos.view_monitoring" in response.json()["error"]
+
+
+def test_a_staff_member_with_the_monitoring_permission_is_let_in():
+    user = UserFactory(is_staff=True, is_superuser=False)
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="stayos", codename="view_monitoring")
+    )
+    caller = Client()
+    caller.force_login(user)
+    assert caller.get(reverse("monitoring-partition-metrics")).status_code == 200
 
 
 def test_health_reports_database_redis_migrations_and_last_maintenance(admin_client: Client):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
 from stayos.models import Property, RatePlan, Room, RoomType
+from stayos.roles import ROLES
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +24,11 @@ def _snapshot() -> dict:
         "versions": sum(
             model.all_objects.aggregate(total=Sum("version"))["total"] or 0
             for model in (Property, RoomType, Room, RatePlan)
+        ),
+        "roles": sorted(
+            Group.objects.values_list(
+                "name", "permissions__content_type__app_label", "permissions__codename"
+            )
         ),
         "statuses": list(
             Room.objects.order_by("property__code", "number").values_list(
@@ -38,6 +45,7 @@ def test_it_seeds_a_demo_hotel_group():
     assert Room.objects.count() >= 120
     assert RatePlan.objects.count() > 0
     assert Room.objects.exclude(accessibility=[]).exists()
+    assert set(Group.objects.values_list("name", flat=True)) == set(ROLES)
 
 
 def test_a_second_run_changes_nothing():
