@@ -8,7 +8,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stayos', '0004_ids_never_change'),
+        ('stayos', '0005_staff_role_permissions'),
     ]
 
     operations = [
