@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from guests.models import Company, Guest, GuestGroup
-from stayos.models import Property, RatePlan, Room, RoomType
+from stayos.models import Amenity, Property, RatePlan, Room, RoomType
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -34,6 +34,15 @@ class PropertyFactory(factory.django.DjangoModelFactory):
     time_zone = "Europe/Lisbon"
     currency = "EUR"
     business_date = datetime.date(2026, 11, 22)
+
+
+class AmenityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Amenity
+
+    property = factory.SubFactory(PropertyFactory)
+    code = factory.Sequence(lambda n: f"amenity-{n}")
+    name = factory.Sequence(lambda n: f"Amenity {n}")
 
 
 class RoomTypeFactory(factory.django.DjangoModelFactory):
