@@ -145,7 +145,7 @@ def test_it_chains_link_changes_made_at_the_same_time():
                 # Commit only once the second writer has inserted its link and waits on
                 # the room's lock (taken by our trigger), the interleaving under test.
                 assert second_waiting.wait(timeout=30)
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        except BaseException as error:  # reported by the main thread
             errors.append(error)
         finally:
             connection.close()
@@ -156,7 +156,7 @@ def test_it_chains_link_changes_made_at_the_same_time():
             with transaction.atomic():
                 second_pid.append(connection.cursor().connection.info.backend_pid)
                 Room.objects.get(pk=room.pk).amenities.add(balcony)
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             errors.append(error)
         finally:
             connection.close()
