@@ -133,7 +133,7 @@ def test_it_chains_link_changes_made_at_the_same_time():
     minibar = AmenityFactory(property=room.property, name="Minibar")
     balcony = AmenityFactory(property=room.property, name="Balcony")
     first_added = threading.Event()
-    second_waiting = threading.Event()
+    may_commit = threading.Event()
     second_pid: list[int] = []
     errors: list[BaseException] = []
 
@@ -142,9 +142,9 @@ def test_it_chains_link_changes_made_at_the_same_time():
             with transaction.atomic():
                 Room.objects.get(pk=room.pk).amenities.add(minibar)
                 first_added.set()
-                # Commit only once the second writer has inserted its link and waits on
-                # the room's lock (taken by our trigger), the interleaving under test.
-                assert second_waiting.wait(timeout=30)
+                # Commit only once the second writer has inserted its link and waits on the
+                # room's lock (taken by our trigger): the interleaving under test.
+                assert may_commit.wait(timeout=30)
         except BaseException as error:  # reported by the main thread
             errors.append(error)
         finally:
@@ -164,17 +164,18 @@ def test_it_chains_link_changes_made_at_the_same_time():
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for thread in threads:
         thread.start()
-    assert first_added.wait(timeout=30)
     with connection.cursor() as cursor:
-        while not second_waiting.is_set():
-            # Polled until true, not slept on: the order is what the test needs, not the time.
+        # Polled until true, not slept on: the order is what the test needs, not the time.
+        # (Should the second writer not wait at all, it ends, and the chain below fails.)
+        while threads[1].is_alive():
             cursor.execute(
                 "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
                 [second_pid[0] if second_pid else 0],
             )
             row = cursor.fetchone()
             if row and row[0]:
-                second_waiting.set()
+                break
+    may_commit.set()
     for thread in threads:
         thread.join(timeout=60)
     assert not errors
