@@ -48,8 +48,11 @@ class TableFilter(ChoiceListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
         # Audited tables are the ones carrying the audit triggers (no import of other apps).
+        # Link tables (a room's amenities) are audited under their owner's table instead.
         audited = {
-            model for model, trigger in pgtrigger.registered() if trigger.name == "audit_insert"
+            model
+            for model, trigger in pgtrigger.registered()
+            if trigger.name == "audit_insert" and not model._meta.auto_created
         }
         return sorted(
             (model._meta.db_table, str(model._meta.verbose_name_plural).capitalize())

@@ -27,6 +27,8 @@ class FieldChange:
     field: str
     old: str
     new: str
+    # For a many-to-many field: "added Minibar; removed Balcony" (old and new are whole sets).
+    summary: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +58,9 @@ def describe(*, model: type[models.Model], entries: Iterable[AuditEntry]) -> lis
     entries = list(entries)
     users = get_user_model().objects.in_bulk({e.user_id for e in entries if e.user_id})
     columns = {field.column: field for field in model._meta.concrete_fields}
+    # Links (a room's amenities) are audited under the model, by field name (see
+    # audit.triggers.RelationAuditTrigger).
+    columns.update({field.name: field for field in model._meta.many_to_many})
     related = _related_names(columns, entries)
     redacted = set(redacted_columns(model))
     items = []
@@ -78,6 +83,7 @@ def describe(*, model: type[models.Model], entries: Iterable[AuditEntry]) -> lis
                 new=NOT_KEPT
                 if c in redacted
                 else _display(columns.get(c), (entry.new or {}).get(c), related),
+                summary=_links_summary(columns.get(c), entry, c, related),
             )
             for c in shown
         ]
@@ -93,7 +99,11 @@ def _related_names(
         for image in (entry.old or {}, entry.new or {}):
             for column, value in image.items():
                 field = columns.get(column)
-                if field is not None and field.is_relation and value is not None:
+                if field is None or value is None:
+                    continue
+                if field.many_to_many:
+                    wanted.setdefault(field.related_model, set()).update(map(str, value))
+                elif field.is_relation:
                     wanted.setdefault(field.related_model, set()).add(str(value))
     names = {}
     for related_model, ids in wanted.items():
@@ -103,9 +113,27 @@ def _related_names(
     return names
 
 
+def _links_summary(
+    field: models.Field | None, entry: AuditEntry, column: str, related: dict
+) -> str:
+    """What a change of links added and removed: "added Minibar; removed Balcony"."""
+    if field is None or not field.many_to_many:
+        return ""
+    old = set((entry.old or {}).get(column) or [])
+    new = set((entry.new or {}).get(column) or [])
+    parts = [
+        f"{verb} {', '.join(sorted(related.get((field.related_model, i), i) for i in ids))}"
+        for verb, ids in (("added", new - old), ("removed", old - new))
+        if ids
+    ]
+    return "; ".join(parts)
+
+
 def _display(field: models.Field | None, value: Any, related: dict) -> str:
-    if value is None or value == "":
+    if value is None or value == "" or value == []:
         return "—"
+    if field is not None and field.many_to_many:
+        return ", ".join(sorted(related.get((field.related_model, v), v) for v in value))
     if field is not None and field.is_relation:
         return related.get((field.related_model, str(value)), str(value))
     if field is not None and field.choices:

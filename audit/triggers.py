@@ -181,3 +181,91 @@ def audit_triggers(
             name="audit_delete", level=level, operation=pgtrigger.Delete, redacted=redacted
         ),
     ]
+
+
+class RelationAuditTrigger(pgtrigger.Composer):
+    """AFTER statement trigger on a many-to-many link table: the change belongs to its owner.
+
+    Adding an amenity to a room inserts a row into the link table (``stayos_room_amenities``),
+    whose rows have bigint ids and no property of their own. What changed, for the people
+    reading the history, is the room: so the audit row is written under the owner's table and
+    id, as an ``update`` of the field (``changed_fields = ['amenities']``), with the related ids
+    before and after (sorted) and the owner's property. The owner's version moves too, so a
+    change form opened before the link changed is refused like any other stale edit, and the
+    new version goes into the audit row (the conflict message lists changes after a version).
+
+    One trigger per operation (transition tables allow one event each); every path that writes
+    the link table (``add``/``remove``/``set``/``clear``, admin forms, raw SQL) goes through it.
+    """
+
+    when = pgtrigger.After
+
+    def __init__(self, *, field_name: str, **kwargs: object) -> None:
+        self.field_name = field_name
+        super().__init__(level=pgtrigger.Statement, **kwargs)
+
+    def get_func(self, model: type[models.Model]) -> pgtrigger.Func:
+        # ``model`` is the link table; its creator is the model declaring the field.
+        owner = model._meta.auto_created
+        field = owner._meta.get_field(self.field_name)
+        source = model._meta.get_field(field.m2m_field_name()).column
+        target = model._meta.get_field(field.m2m_reverse_field_name()).column
+        owner_table, owner_pk = owner._meta.db_table, owner._meta.pk.column
+        link_table = model._meta.db_table
+        property_column = _property_column(owner)
+        property_value = f'owner."{property_column}"' if property_column else "NULL"
+        links = {
+            pgtrigger.Insert: [("new_values", "true")],
+            pgtrigger.Delete: [("old_values", "false")],
+            pgtrigger.Update: [("new_values", "true"), ("old_values", "false")],
+        }[self.operation]
+        changed_rows = " UNION ALL ".join(
+            f'SELECT "{source}" AS owner_id, "{target}" AS related_id, {added} AS added'
+            f" FROM {table}"
+            for table, added in links
+        )
+        owners = " UNION ".join(f'SELECT "{source}" FROM {table}' for table, _ in links)
+        if not any(f.name == "version" for f in owner._meta.concrete_fields):
+            raise ValueError(f"{owner._meta.label} has no version for its links to bump")
+        # Lock the owners first, in a statement of its own: two transactions changing one
+        # room's amenities then take turns, and the next statement's snapshot sees the set as
+        # the previous one committed it, so each audit row's "before" is the last one's "after".
+        # (The owner's bump_version trigger owns the value; the SET only makes it an UPDATE.)
+        lock = f'UPDATE {owner_table} SET version = version + 1 WHERE "{owner_pk}" IN ({owners})'
+        current = (
+            f'SELECT link."{target}" FROM {link_table} AS link'
+            f' WHERE link."{source}" = changes.owner_id'
+        )
+        return pgtrigger.Func(
+            f"{lock};\n"
+            f"{_TARGET}\n"
+            f"SELECT '{owner_table}', owner.\"{owner_pk}\", 'update',"
+            f" jsonb_build_object('{self.field_name}', before.ids),"
+            f" jsonb_build_object('{self.field_name}', after.ids, 'version', owner.version),"
+            f" ARRAY['{self.field_name}']::varchar[], {property_value}, {_CONTEXT}\n"
+            "FROM (SELECT * FROM audit_current() OFFSET 0) AS ctx,\n"
+            "  (SELECT owner_id, array_agg(related_id) FILTER (WHERE added) AS added,"
+            " array_agg(related_id) FILTER (WHERE NOT added) AS removed"
+            f" FROM ({changed_rows}) AS link_rows GROUP BY owner_id) AS changes\n"
+            f'  JOIN {owner_table} AS owner ON owner."{owner_pk}" = changes.owner_id,\n'
+            "  LATERAL (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]') AS ids"
+            f" FROM ({current}) AS now_linked(id)) AS after,\n"
+            # Before = now, less what this statement added, plus what it removed.
+            "  LATERAL (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]') AS ids FROM"
+            f" ({current} EXCEPT SELECT unnest(changes.added)"
+            " UNION SELECT unnest(changes.removed)) AS was_linked(id)) AS before\n"
+            "WHERE before.ids IS DISTINCT FROM after.ids;\n"
+            "RETURN NULL;"
+        )
+
+
+def relation_audit_triggers(field: models.ManyToManyField) -> list[pgtrigger.Trigger]:
+    """The audit triggers of a many-to-many field's link table (register them on its through)."""
+    return [
+        RelationAuditTrigger(name=f"audit_{operation}", operation=op, field_name=field.name)
+        for operation, op in (
+            ("insert", pgtrigger.Insert),
+            ("update", pgtrigger.Update),
+            ("delete", pgtrigger.Delete),
+        )
+    ]

@@ -11,6 +11,7 @@ class StayOSConfig(AppConfig):
         from stayos.partitioning.maintenance import create_partitions_after_migrate
 
         post_migrate.connect(create_partitions_after_migrate, sender=self)
+        from audit.triggers import relation_audit_triggers
         from stayos.triggers import row_triggers
 
         # Every concrete tracked model, in any app, gets the shared row triggers; declaring
@@ -21,3 +22,11 @@ class StayOSConfig(AppConfig):
                 for trigger in row_triggers(model):
                     if trigger.name not in declared:
                         trigger.register(model)
+                # Its many-to-many links (a room's amenities) are audited as changes of the
+                # model. Django creates their link tables itself and migrations have no state
+                # for them, so stayos/migrations/0005 installs these triggers as SQL.
+                for field in model._meta.local_many_to_many:
+                    through = field.remote_field.through
+                    if through._meta.auto_created:
+                        for trigger in relation_audit_triggers(field):
+                            trigger.register(through)

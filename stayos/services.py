@@ -10,7 +10,6 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from audit.context import context
-from audit.events import event_record
 from stayos.models import Room, TrackedModel
 
 Actor = AbstractBaseUser | AnonymousUser | None
@@ -88,13 +87,8 @@ def room_set_housekeeping_status(
             .exclude(housekeeping_status=status)
             .order_by("pk")
         )
+        # The room's status_changed_event trigger records room.status_changed for each one.
         Room.objects.filter(pk__in=[room.pk for room in changing]).update(
             housekeeping_status=status
         )
-        for room in changing:
-            event_record(
-                name="room.status_changed",
-                aggregate=room,
-                payload={"number": room.number, "from": room.housekeeping_status, "to": status},
-            )
         return len(changing)

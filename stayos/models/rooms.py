@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from audit.events import event_on_change
 from stayos.models.base import PropertyScopedModel
 from stayos.triggers import same_property
 
@@ -122,7 +123,21 @@ class Room(PropertyScopedModel):
 
     class Meta(PropertyScopedModel.Meta):
         ordering = ["number"]
-        triggers = [same_property("room_type")]
+        triggers = [
+            same_property("room_type"),
+            # Housekeeping boards and integrations follow this event; the database writes it
+            # so that the change form, the bulk actions and raw SQL all record it, once each.
+            event_on_change(
+                name="status_changed_event",
+                event="room.status_changed",
+                field="housekeeping_status",
+                payload={
+                    "number": "NEW.number",
+                    "from": "OLD.housekeeping_status",
+                    "to": "NEW.housekeeping_status",
+                },
+            ),
+        ]
         # Housekeeping marks rooms clean, dirty or inspected without editing anything else.
         permissions = [
             ("change_room_housekeeping_status", "Can mark rooms clean, dirty or inspected")
