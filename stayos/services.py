@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.context import context
 from stayos.models import Room, TrackedModel
+from stayos.models.base import TRIGGER_OWNED_FIELDS
 
 Actor = AbstractBaseUser | AnonymousUser | None
 
@@ -38,8 +39,17 @@ def tracked_save(
         if instance._state.adding or fields is None:
             instance.save()
             return
-        columns = {field.name for field in instance._meta.concrete_fields}
-        instance.save(update_fields=[name for name in fields if name in columns])
+        columns = {
+            field.name
+            for field in instance._meta.concrete_fields
+            if field.name not in TRIGGER_OWNED_FIELDS  # the form's hidden "version" included
+        }
+        changed = [name for name in fields if name in columns]
+        if changed:
+            instance.save(update_fields=changed)
+        elif fields:
+            # Only relations changed (e.g. amenities): no column to write, same version rule.
+            instance.lock_at_version()
 
 
 @transaction.atomic

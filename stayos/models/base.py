@@ -131,6 +131,20 @@ class TrackedModel(models.Model):
             self.version += 1  # what the bump_version trigger just wrote
             self._state.db = using
             return
+        self._refuse_stale(using)
+
+    def lock_at_version(self, *, using: str | None = None) -> None:
+        """Lock the row for this transaction if still at the version read; else refuse.
+
+        For an edit that changes only the row's relations (many-to-many), which the row's
+        own UPDATE would not check: the link triggers bump the version after it.
+        """
+        using = using or router.db_for_write(type(self), instance=self)
+        manager = type(self)._base_manager.using(using)
+        if not manager.select_for_update().filter(pk=self.pk, version=self.version).exists():
+            self._refuse_stale(using)
+
+    def _refuse_stale(self, using: str) -> None:
         current = (
             type(self)
             ._base_manager.using(using)
