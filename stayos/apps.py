@@ -12,7 +12,7 @@ class StayOSConfig(AppConfig):
 
         post_migrate.connect(create_partitions_after_migrate, sender=self)
         from audit.triggers import relation_audit_triggers
-        from stayos.triggers import row_triggers
+        from stayos.triggers import link_triggers, row_triggers
 
         # Every concrete tracked model, in any app, gets the shared row triggers; declaring
         # them here once means no model can forget them.
@@ -28,5 +28,5 @@ class StayOSConfig(AppConfig):
                 for field in model._meta.local_many_to_many:
                     through = field.remote_field.through
                     if through._meta.auto_created:
-                        for trigger in relation_audit_triggers(field):
+                        for trigger in [*relation_audit_triggers(field), *link_triggers(field)]:
                             trigger.register(through)

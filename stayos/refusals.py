@@ -103,7 +103,14 @@ def _declared() -> dict[str, Refusal]:
                 ),
             )
     for model, trigger in pgtrigger.registered():
-        if trigger.name.startswith("same_property_"):
+        if trigger.name == "same_property" and model._meta.auto_created:
+            # A many-to-many link (stayos.triggers.SameProperty): shown on the owner's field.
+            field = model._meta.auto_created._meta.get_field(trigger.field_name)
+            table[f"{model._meta.db_table}_same_property"] = Refusal(
+                field=field.name,
+                message=f"Choose {field.verbose_name} of the same property.",
+            )
+        elif trigger.name.startswith("same_property_"):
             field_name = trigger.name.removeprefix("same_property_")
             related = model._meta.get_field(field_name)
             table[f"{model._meta.db_table}_{field_name}_same_property"] = Refusal(

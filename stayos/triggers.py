@@ -80,3 +80,50 @@ def same_property(field_name: str) -> pgtrigger.Trigger:
             """
         ),
     )
+
+
+class SameProperty(pgtrigger.Composer):
+    """Refuse a many-to-many link between rows of two properties (a room and an amenity).
+
+    Registered on the link table Django creates for a field of a property-scoped model whose
+    target is property-scoped too; the refusal names ``<link table>_same_property``.
+    """
+
+    when = pgtrigger.Before
+
+    def __init__(self, *, field_name: str, **kwargs: object) -> None:
+        self.field_name = field_name
+        super().__init__(
+            name="same_property", operation=pgtrigger.Insert | pgtrigger.Update, **kwargs
+        )
+
+    def get_func(self, model: type[models.Model]) -> pgtrigger.Func:
+        owner = model._meta.auto_created
+        field = owner._meta.get_field(self.field_name)
+        source = model._meta.get_field(field.m2m_field_name()).column
+        target = model._meta.get_field(field.m2m_reverse_field_name()).column
+        return pgtrigger.Func(
+            f"""
+            IF (SELECT property_id FROM {owner._meta.db_table} WHERE id = NEW."{source}")
+                IS DISTINCT FROM
+               (SELECT property_id FROM {field.related_model._meta.db_table}
+                WHERE id = NEW."{target}") THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'check_violation',
+                    MESSAGE = '{model._meta.db_table} links rows of two properties',
+                    CONSTRAINT = '{model._meta.db_table}_same_property';
+            END IF;
+            RETURN NEW;
+            """
+        )
+
+
+def link_triggers(field: models.ManyToManyField) -> list[pgtrigger.Trigger]:
+    """Rules of a many-to-many field's link table beyond its audit (register on its through)."""
+    owner, target = field.model, field.related_model
+    scoped = [
+        model
+        for model in (owner, target)
+        if any(f.name == "property" for f in model._meta.concrete_fields)
+    ]
+    return [SameProperty(field_name=field.name)] if len(scoped) == 2 else []

@@ -64,9 +64,23 @@ def _enabled_triggers(table: str) -> set[str]:
         return {name for (name,) in cursor.fetchall()}
 
 
+def _link_rules(link: type[models.Model]) -> tuple[str, ...]:
+    # A link between two property-scoped rows also keeps them in one property.
+    (field,) = [
+        field
+        for field in link._meta.auto_created._meta.local_many_to_many
+        if field.remote_field.through is link
+    ]
+    scoped = all(
+        any(f.name == "property" for f in model._meta.concrete_fields)
+        for model in (field.model, field.related_model)
+    )
+    return (*LINK_TRIGGERS, "same_property") if scoped else LINK_TRIGGERS
+
+
 def _problems(model: type[models.Model]) -> list[str]:
     label = model._meta.label
-    wanted = LINK_TRIGGERS if model._meta.auto_created else ROW_TRIGGERS
+    wanted = _link_rules(model) if model._meta.auto_created else ROW_TRIGGERS
     problems = []
     for name in wanted:
         try:

@@ -11,9 +11,15 @@ from django.urls import reverse
 
 from audit.models import AuditLog
 from guests.models import Guest
-from stayos.models import RatePlan, RatePlanSeason
+from stayos.models import RatePlan, RatePlanSeason, Room
 from stayos.refusals import refusal_for
-from tests.factories import GuestFactory, RatePlanFactory, RoomFactory, RoomTypeFactory
+from tests.factories import (
+    AmenityFactory,
+    GuestFactory,
+    RatePlanFactory,
+    RoomFactory,
+    RoomTypeFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -208,3 +214,37 @@ def test_the_audit_browser_ignores_a_staff_filter_it_does_not_offer(admin_client
     url = reverse("admin:audit_auditentry_changelist")
     assert admin_client.get(url, {"user": "abc"}).status_code == 200
     assert admin_client.get(url, {"table": "no_such_table"}).status_code == 200
+
+
+def test_raw_sql_cannot_link_a_room_to_another_propertys_amenity():
+    room = RoomFactory()
+    foreign = AmenityFactory()
+    with (
+        pytest.raises(IntegrityError) as refused,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO stayos_room_amenities (room_id, amenity_id) VALUES (%s, %s)",
+            [room.pk, foreign.pk],
+        )
+    assert refused.value.__cause__.diag.constraint_name == "stayos_room_amenities_same_property"
+
+
+def test_another_propertys_amenity_on_a_new_room_shows_on_the_field(admin_client: Client):
+    room = RoomFactory()
+    foreign = AmenityFactory()
+    data = {
+        "property": room.property_id,
+        "room_type": room.room_type_id,
+        "number": "808",
+        "floor": 8,
+        "housekeeping_status": "clean",
+        "amenities": [foreign.pk],
+    }
+    response = admin_client.post(reverse("admin:stayos_room_add"), data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["amenities"] == [
+        "Choose amenities of the same property."
+    ]
+    assert not Room.objects.filter(number="808").exists()
