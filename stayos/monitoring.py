@@ -15,8 +15,7 @@ from django.views.decorators.http import require_GET
 from audit.models import JobRun
 from stayos.partitioning.catalog import configured_tables, table_status
 from stayos.partitioning.checks import partition_checks
-
-MAINTENANCE_JOBS = ("task:stayos.tasks.maintain_partitions", "command:partitions maintain")
+from stayos.partitioning.maintenance import MAINTENANCE_LOCK
 
 
 def staff_json(view: Callable[[HttpRequest], JsonResponse]) -> Callable:
@@ -61,7 +60,7 @@ def _pending_migrations() -> list[str]:
 
 def _last_maintenance() -> dict | None:
     """The latest partition maintenance, nightly task or command, whichever ran last."""
-    run = JobRun.objects.filter(job__in=MAINTENANCE_JOBS).order_by("-started_at").first()
+    run = JobRun.objects.filter(job__in=MAINTENANCE_LOCK.jobs).order_by("-started_at").first()
     if run is None:
         return None
     return {
@@ -71,6 +70,8 @@ def _last_maintenance() -> dict | None:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "error": run.error,
+        # Tables are maintained one by one: which ones the run could not bring in line.
+        "failed_tables": run.result.get("failed", []),
     }
 
 

@@ -90,3 +90,23 @@ def test_health_is_red_when_the_last_maintenance_failed(admin_client: Client):
     response = admin_client.get(reverse("monitoring-health"))
     assert response.status_code == 503
     assert response.json()["last_maintenance"]["error"].startswith("LockNotAvailable")
+
+
+def test_health_names_the_tables_the_last_maintenance_could_not_maintain(admin_client: Client):
+    from django.core.management import CommandError, call_command
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO domain_event (occurred_at, name, aggregate_type, aggregate_id, payload)"
+            " VALUES ('2031-05-10', 'room.status_changed', 'stayos.room', gen_random_uuid(),"
+            " '{}')"
+        )
+        cursor.execute("CREATE TABLE domain_event_2031_may (note text)")  # name taken
+    with pytest.raises(CommandError, match="domain_event"):
+        call_command("partitions", "maintain", stdout=io.StringIO(), stderr=io.StringIO())
+
+    response = admin_client.get(reverse("monitoring-health"))
+    assert response.status_code == 503
+    last = response.json()["last_maintenance"]
+    assert last["status"] == JobRun.Status.FAILED
+    assert last["failed_tables"] == ["domain_event"]
