@@ -92,6 +92,26 @@ def job_run(job: str, *, lock: JobLock | None = None) -> Iterator[JobRun]:
             _unlock(lock)
 
 
+def is_abandoned(run: JobRun, lock: JobLock) -> bool:
+    """Whether ``run``, marked running, is dead: nobody holds its job's lock (see JobLock).
+
+    Read in this order, without taking the lock (which would turn a run starting right
+    now away): the row was running both before and after a moment when the lock was free,
+    and its run holds the lock for as long as its row says running.
+    """
+    if run.status != JobRun.Status.RUNNING:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid = %s AND objid = %s AND objsubid = 1 AND granted)",
+            [lock.key >> 32, lock.key & 0xFFFF_FFFF],
+        )
+        held = cursor.fetchone()[0]
+    return not held and JobRun.objects.filter(pk=run.pk, status=JobRun.Status.RUNNING).exists()
+
+
 def _try_lock(lock: JobLock) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock.key])

@@ -12,6 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from audit.jobs import is_abandoned
 from audit.models import JobRun
 from stayos.partitioning.catalog import configured_tables, table_status
 from stayos.partitioning.checks import partition_checks
@@ -63,10 +64,12 @@ def _last_maintenance() -> dict | None:
     run = JobRun.objects.filter(job__in=MAINTENANCE_LOCK.jobs).order_by("-started_at").first()
     if run is None:
         return None
+    # A run killed midway stays "running" until the next run marks it failed; say so now.
+    abandoned = is_abandoned(run, MAINTENANCE_LOCK)
     return {
         "job": run.job,
-        "ok": run.status != JobRun.Status.FAILED,
-        "status": run.status,
+        "ok": run.status != JobRun.Status.FAILED and not abandoned,
+        "status": "abandoned" if abandoned else run.status,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "error": run.error,

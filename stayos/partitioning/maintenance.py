@@ -152,15 +152,6 @@ def _migrated_tables(table_name: str | None) -> list[PartitionedTable]:
     return [t for t in configured_tables(table_name) if t.table in existing]
 
 
-def plan(*, table_name: str | None = None, retention: bool = True) -> list[Step]:
-    """What maintenance would do now, table by table; changes nothing."""
-    return [
-        step
-        for table in _migrated_tables(table_name)
-        for step in plan_table(table, retention=retention)
-    ]
-
-
 def plan_table(table: PartitionedTable, *, retention: bool = True) -> list[Step]:
     """What maintenance would do to one table now; changes nothing."""
     steps: list[Step] = []
