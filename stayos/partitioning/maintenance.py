@@ -220,7 +220,7 @@ def maintain(
     result = Result()
     if dry_run:
         for table in _migrated_tables(table_name):
-            with _table_outcome(table, result):
+            with _table_outcome(table, result), transaction.atomic():
                 result.steps.extend(plan_table(table, retention=retention))
         return result
     with connection.cursor() as cursor:
@@ -296,7 +296,8 @@ def _build_partition(table: PartitionedTable, step: Step) -> int:
 
     Three kinds of short transaction (see the module docstring): build the standalone
     table, move rows into it a batch at a time, attach it. A run interrupted between them
-    leaves the table marked as being built (``BEING_BUILT_COMMENT``); the next run resumes it.
+    leaves the table marked as being built (``catalog.being_built_comment``); the next run
+    resumes it.
     Until it is attached, the rows already moved are not visible through the parent.
     """
     parent, name = sql.Identifier(table.table), sql.Identifier(step.partition)

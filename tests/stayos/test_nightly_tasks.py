@@ -14,6 +14,7 @@ from django.db import connection, connections
 
 from audit.models import JobRun
 from stayos.partitioning.catalog import partitions_being_built
+from stayos.partitioning.maintenance import MAINTENANCE_LOCK
 from stayos.tasks import maintain_partitions
 
 pytestmark = pytest.mark.django_db
@@ -75,6 +76,19 @@ def test_a_table_that_fails_fails_the_run_and_the_others_are_still_maintained(se
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM audit_log WHERE occurred_at = '2032-03-03'")
         assert cursor.fetchone()[0] == 1
+
+
+def test_a_run_that_finds_the_lock_taken_is_recorded_skipped_and_does_nothing():
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [MAINTENANCE_LOCK.key])
+        assert maintain_partitions.apply().get() == {"skipped": True}
+    finally:
+        other.close()
+    run = JobRun.objects.get(job="task:stayos.tasks.maintain_partitions")
+    assert run.status == JobRun.Status.SKIPPED
+    assert run.finished_at is not None
 
 
 @pytest.mark.django_db(transaction=True)
