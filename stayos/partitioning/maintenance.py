@@ -332,7 +332,7 @@ def _vacuum_default(table: PartitionedTable) -> None:
 
     ATTACH holds ACCESS EXCLUSIVE on DEFAULT while it reads it through, dead rows included,
     and a query reading every partition waits meanwhile (measured, 600k rows swept in two
-    months: up to 150–200 ms without this VACUUM, ~85 ms with it). VACUUM itself only takes
+    months: up to 150 to 200 ms without this VACUUM, ~85 ms with it). VACUUM itself only takes
     SHARE UPDATE EXCLUSIVE. It cannot run inside a transaction: a caller's (tests) skips it.
     """
     if connection.in_atomic_block:
