@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pgtrigger
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -36,6 +38,29 @@ class PartitionIdentityField(models.BigAutoField):
 
     def _check_primary_key(self) -> list:
         return []
+
+
+# The range every partition key must fall in, as constants: a CHECK constraint must stay true
+# for a row once written (PostgreSQL assumes it is immutable, and a restore re-checks it), so
+# it cannot say "not after now() + x". The keys are stamped by the database (TransactionNow),
+# so a legitimate row is always "now"; the range only keeps out what no clock writes, and
+# what would poison partition maintenance ('infinity' has no month, year 9999's next month
+# overflows). Wide enough that no one has to move it: a typo inside it costs one partition.
+PARTITION_KEY_FLOOR = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+PARTITION_KEY_CEILING = datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC)
+
+
+def partition_key_in_range(table: str, key: str) -> models.CheckConstraint:
+    """``<table>_<key>_in_range``: the partition key of every range-partitioned table is sane.
+
+    Declared on the partitioned parent, so every partition inherits it, DEFAULT included;
+    ``stayos.partitioning.checks`` reports a configured table that lacks it. The bounds
+    exclude ±infinity as well.
+    """
+    return models.CheckConstraint(
+        condition=Q(**{f"{key}__gte": PARTITION_KEY_FLOOR, f"{key}__lt": PARTITION_KEY_CEILING}),
+        name=f"{table}_{key}_in_range",
+    )
 
 
 # Refuse every change to an append-only table. Rows leave only with their whole partition,
@@ -109,6 +134,7 @@ class AuditLog(PostgresPartitionedModel, ContextColumns):
             models.CheckConstraint(
                 condition=Q(action__in=Action.values), name="audit_log_action_valid"
             ),
+            partition_key_in_range("audit_log", "occurred_at"),
         ]
         indexes = [
             # "History of this row": the History page of every object.
@@ -196,6 +222,7 @@ class DomainEvent(PostgresPartitionedModel, ContextColumns):
             models.CheckConstraint(
                 condition=Q(name__regex=r"^[a-z_]+\.[a-z_]+$"), name="domain_event_name_format"
             ),
+            partition_key_in_range("domain_event", "occurred_at"),
         ]
         indexes = [
             # The event stream of one aggregate (a reservation's story, a room's).

@@ -2,7 +2,10 @@
 
 Monthly partitions bounded at midnight UTC on the 1st; months ahead and retention per table
 come from the environment (see settings). A table joins the nightly maintenance, the
-``partitions`` command and the monitoring endpoints with one entry in ``PARTITIONED_TABLES``.
+``partitions`` command and the monitoring endpoints with one entry in ``PARTITIONED_TABLES``;
+its model declares ``audit.models.partition_key_in_range(table, key)`` in
+``Meta.constraints`` (the verify endpoint goes red without it) and a ``PartitionIdentityField``
+``id``, which leads its primary key (the DEFAULT sweep walks it in batches).
 """
 
 from __future__ import annotations

@@ -112,6 +112,11 @@ if PARTITIONS_MONTHS_AHEAD < 1:
 ARCHIVE_DIR = Path(env.str("ARCHIVE_DIR", default=str(BASE_DIR / ".local" / "archive")))
 # Maintenance gives up on a lock it cannot get in this time rather than queue the front desk.
 PARTITIONS_LOCK_TIMEOUT = env.str("PARTITIONS_LOCK_TIMEOUT", default="5s")
+# Rows moved out of a DEFAULT partition per transaction (each a short one, see
+# stayos.partitioning.maintenance): smaller keeps each commit and its WAL burst small.
+PARTITIONS_SWEEP_BATCH_ROWS = env.int("PARTITIONS_SWEEP_BATCH_ROWS", default=5000)
+if PARTITIONS_SWEEP_BATCH_ROWS < 1:
+    raise ImproperlyConfigured("PARTITIONS_SWEEP_BATCH_ROWS must be at least 1.")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -15,11 +15,11 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from audit.jobs import is_abandoned
 from audit.models import JobRun
 from stayos.partitioning.catalog import configured_tables, table_status
 from stayos.partitioning.checks import partition_checks
-
-MAINTENANCE_JOBS = ("task:stayos.tasks.maintain_partitions", "command:partitions maintain")
+from stayos.partitioning.maintenance import MAINTENANCE_LOCK
 
 
 MONITORING_PERMISSION = "stayos.view_monitoring"
@@ -72,16 +72,20 @@ def _pending_migrations() -> list[str]:
 
 def _last_maintenance() -> dict | None:
     """The latest partition maintenance, nightly task or command, whichever ran last."""
-    run = JobRun.objects.filter(job__in=MAINTENANCE_JOBS).order_by("-started_at").first()
+    run = JobRun.objects.filter(job__in=MAINTENANCE_LOCK.jobs).order_by("-started_at").first()
     if run is None:
         return None
+    # A run killed midway stays "running" until the next run marks it failed; say so now.
+    abandoned = is_abandoned(run, MAINTENANCE_LOCK)
     return {
         "job": run.job,
-        "ok": run.status != JobRun.Status.FAILED,
-        "status": run.status,
+        "ok": run.status != JobRun.Status.FAILED and not abandoned,
+        "status": "abandoned" if abandoned else run.status,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "error": run.error,
+        # Tables are maintained one by one: which ones the run could not bring in line.
+        "failed_tables": run.result.get("failed", []),
     }
 
 

@@ -12,22 +12,26 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from audit.services import audit_seal
-from stayos.partitioning.maintenance import maintain
+from stayos.partitioning.maintenance import MAINTENANCE_LOCK, MaintenanceFailed, maintain
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    autoretry_for=(DatabaseError, OSError),
+    # A table that failed (most often a lock timeout) is retried with the rest, which by
+    # then have nothing left to do.
+    autoretry_for=(DatabaseError, OSError, MaintenanceFailed),
     retry_backoff=300,  # 5, 10, 20 min…: a lock timeout at 02:30 is usually gone by then
     retry_jitter=True,
     max_retries=5,
+    job_lock=MAINTENANCE_LOCK,  # held for the whole run; see audit.jobs.JobLock
 )
 def maintain_partitions() -> dict:
     """Create partitions ahead, sweep DEFAULT, archive and drop what is past retention."""
     result = maintain()
     summary = result.summary()
     logger.info("partition maintenance: %s", summary)
+    result.raise_if_failed()  # the run is recorded failed, with the per-table summary
     return summary
 
 

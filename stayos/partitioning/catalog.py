@@ -16,6 +16,11 @@ from django.utils.module_loading import import_string
 if TYPE_CHECKING:
     from config.partitioning import PartitionedTable
 
+# On a month maintenance is still filling (stayos.partitioning.maintenance), with its parent's
+# name after it: the table is not a partition yet, and its rows are not visible through the
+# parent until it is attached.
+BEING_BUILT_COMMENT = "stayos_partition_being_built"
+
 _BOUNDS = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
 
 
@@ -65,6 +70,30 @@ def table_partitions(table: str) -> list[Partition]:
             p.start or datetime.datetime.max.replace(tzinfo=datetime.UTC),
         ),
     )
+
+
+def being_built_comment(table: str, start: datetime.datetime) -> str:
+    return f"{BEING_BUILT_COMMENT} {table} {start.astimezone(datetime.UTC):%Y-%m-%d}"
+
+
+def partitions_being_built(table: str) -> dict[str, datetime.datetime]:
+    """Months of ``table`` an interrupted maintenance run left half-built, by name → start.
+
+    The next run resumes them.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, obj_description(oid, 'pg_class') FROM pg_class"
+            " WHERE relkind = 'r' AND NOT relispartition"
+            " AND obj_description(oid, 'pg_class') LIKE %s ORDER BY relname",
+            [f"{BEING_BUILT_COMMENT} {table} %"],
+        )
+        return {
+            name: datetime.datetime.fromisoformat(comment.rsplit(" ", 1)[1]).replace(
+                tzinfo=datetime.UTC
+            )
+            for name, comment in cursor.fetchall()
+        }
 
 
 def month_start(moment: datetime.datetime | None = None) -> datetime.datetime:

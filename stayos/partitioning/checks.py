@@ -10,7 +10,12 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import connection
 
-from stayos.partitioning.catalog import configured_tables, month_start, table_status
+from stayos.partitioning.catalog import (
+    configured_tables,
+    month_start,
+    partitions_being_built,
+    table_status,
+)
 
 # Every audited table must carry these (stayos.triggers.row_triggers).
 REQUIRED_TRIGGERS = ("bump_version", "audit_insert", "audit_update", "audit_delete")
@@ -50,6 +55,23 @@ def partition_checks() -> list[Check]:
         checks.append(
             Check(f"{table.table}: default partition empty", stray == 0, f"{stray} row(s)")
         )
+        half_built = list(partitions_being_built(table.table))
+        checks.append(
+            Check(
+                f"{table.table}: no partition left half-built",
+                not half_built,
+                ", ".join(half_built) or "none",
+            )
+        )
+        key = table.model._partitioning_meta.key[0]
+        unguarded = _partitions_without_key_range(table.table, key)
+        checks.append(
+            Check(
+                f"{table.table}: partition key range enforced",
+                not unguarded,
+                ", ".join(unguarded) or f"{table.table}_{key}_in_range on every partition",
+            )
+        )
         missing = _partitions_missing_indexes(table.table)
         checks.append(
             Check(
@@ -60,6 +82,25 @@ def partition_checks() -> list[Check]:
         )
     checks.append(_trigger_check())
     return checks
+
+
+def _partitions_without_key_range(table: str, key: str) -> list[str]:
+    """The parent and partitions lacking audit.models.partition_key_in_range's constraint."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_class c
+            WHERE (c.oid = %(table)s::regclass
+                   OR c.oid IN (SELECT inhrelid FROM pg_inherits
+                                WHERE inhparent = %(table)s::regclass))
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint k
+                              WHERE k.conrelid = c.oid AND k.conname = %(name)s
+                                AND k.contype = 'c' AND k.convalidated)
+            ORDER BY 1
+            """,
+            {"table": table, "name": f"{table}_{key}_in_range"},
+        )
+        return [name for (name,) in cursor.fetchall()]
 
 
 def _partitions_missing_indexes(table: str) -> list[str]:

@@ -108,3 +108,48 @@ def test_health_is_red_when_the_last_maintenance_failed(admin_client: Client):
     response = admin_client.get(reverse("monitoring-health"))
     assert response.status_code == 503
     assert response.json()["last_maintenance"]["error"].startswith("LockNotAvailable")
+
+
+def test_health_names_the_tables_the_last_maintenance_could_not_maintain(admin_client: Client):
+    from django.core.management import CommandError, call_command
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO domain_event (occurred_at, name, aggregate_type, aggregate_id, payload)"
+            " VALUES ('2031-05-10', 'room.status_changed', 'stayos.room', gen_random_uuid(),"
+            " '{}')"
+        )
+        cursor.execute("CREATE TABLE domain_event_2031_may (note text)")  # name taken
+    with pytest.raises(CommandError, match="domain_event"):
+        call_command("partitions", "maintain", stdout=io.StringIO(), stderr=io.StringIO())
+
+    response = admin_client.get(reverse("monitoring-health"))
+    assert response.status_code == 503
+    last = response.json()["last_maintenance"]
+    assert last["status"] == JobRun.Status.FAILED
+    assert last["failed_tables"] == ["domain_event"]
+
+
+def test_health_tells_a_dead_running_maintenance_from_a_live_one(admin_client: Client):
+    from django.db import connections
+    from django.utils import timezone
+
+    from stayos.partitioning.maintenance import MAINTENANCE_LOCK
+
+    run = JobRun.objects.create(job=MAINTENANCE_LOCK.jobs[0], started_at=timezone.now())
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:  # its process is alive: it holds the lock
+            cursor.execute("SELECT pg_advisory_lock(%s)", [MAINTENANCE_LOCK.key])
+        alive = admin_client.get(reverse("monitoring-health"))
+        assert alive.status_code == 200, alive.json()
+        assert alive.json()["last_maintenance"]["status"] == JobRun.Status.RUNNING
+        with other.cursor() as cursor:  # as when its process dies (at once, not eventually)
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MAINTENANCE_LOCK.key])
+    finally:
+        other.close()
+
+    dead = admin_client.get(reverse("monitoring-health"))
+    assert dead.status_code == 503
+    assert dead.json()["last_maintenance"]["status"] == "abandoned"
+    assert JobRun.objects.get(pk=run.pk).status == JobRun.Status.RUNNING  # only reported

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import datetime
 import io
+import os
+import queue
+import subprocess
+import sys
 import threading
 
 import pytest
 from dateutil.relativedelta import relativedelta
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections, transaction
 from freezegun import freeze_time
+from psqlextra.partitioning.constants import AUTO_PARTITIONED_COMMENT
 
+from audit.models import JobRun
+from config.partitioning import PARTITIONED_TABLES
+from stayos.partitioning import maintenance
 from stayos.partitioning.archive import Manifest, export_checksum
 from stayos.partitioning.catalog import table_partitions
-from stayos.partitioning.maintenance import MAINTENANCE_LOCK_KEY, maintain
+from stayos.partitioning.checks import partition_checks
+from stayos.partitioning.maintenance import MAINTENANCE_LOCK, MAINTENANCE_LOCK_KEY, maintain
 from tests.factories import RoomFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,10 +43,23 @@ def _stray_row(when: str) -> None:
         )
 
 
-def _default_count() -> int:
+def _stray_event(when: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM audit_log_default")
+        cursor.execute(
+            "INSERT INTO domain_event (occurred_at, name, aggregate_type, aggregate_id, payload)"
+            " VALUES (%s, 'room.status_changed', 'stayos.room', gen_random_uuid(), '{}')",
+            [when],
+        )
+
+
+def _count(relation: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*) FROM "{relation}"')
         return cursor.fetchone()[0]
+
+
+def _default_count() -> int:
+    return _count("audit_log_default")
 
 
 def _run(*args: str) -> str:
@@ -61,11 +84,25 @@ def test_it_sweeps_stray_rows_out_of_default_and_keeps_them():
     _run("maintain")
     assert _default_count() == 0
     assert {"audit_log_2031_may", "audit_log_2031_jul"} <= set(_names())
+    assert _count("audit_log_2031_may") == _count("audit_log_2031_jul") == 1
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM audit_log_2031_may")
-        assert cursor.fetchone()[0] == 1
-        cursor.execute("SELECT count(*) FROM audit_log_2031_jul")
-        assert cursor.fetchone()[0] == 1
+        # psqlextra's mark (its retention looks for it) and the parent's row triggers.
+        cursor.execute(
+            "SELECT obj_description('audit_log_2031_may'::regclass, 'pg_class'),"
+            " array(SELECT tgname FROM pg_trigger"
+            "       WHERE tgrelid = 'audit_log_2031_may'::regclass ORDER BY 1)"
+        )
+        comment, triggers = cursor.fetchone()
+    assert comment == AUTO_PARTITIONED_COMMENT
+    assert [name.rsplit("_", 1)[0] for name in triggers] == ["pgtrigger_append_only"]
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM audit_log_2031_may")
+    failing = [check for check in partition_checks() if not check.ok]
+    assert failing == []  # indexes adopted, key range enforced, nothing half-built
 
 
 def test_running_it_twice_changes_nothing_the_second_time():
@@ -205,3 +242,201 @@ def test_status_shows_coverage_default_rows_and_what_retention_will_take(setting
     assert old_month.endswith("retention due")
     newest = [name for name in _names() if not name.endswith("_default")][-1]
     assert not next(line for line in lines if newest in line).endswith("retention due")
+
+
+def test_one_table_failing_does_not_stop_the_others():
+    _stray_row("2031-05-10T08:00:00Z")
+    _stray_event("2031-05-10T08:00:00Z")
+    with connection.cursor() as cursor:  # something else already has the month's name
+        cursor.execute("CREATE TABLE audit_log_2031_may (note text)")
+
+    # audit_log comes first: its failure must not stop domain_event.
+    with pytest.raises(CommandError, match="failed for audit_log; domain_event maintained"):
+        _run("maintain")
+
+    assert _count("domain_event_default") == 0
+    assert _count("domain_event_2031_may") == 1
+    assert _default_count() == 1
+    run = JobRun.objects.get(job="command:partitions maintain")
+    assert run.status == JobRun.Status.FAILED
+    assert "audit_log: PartitionError: audit_log_2031_may already exists" in run.error
+    assert run.result["failed"] == ["audit_log"]
+    assert run.result["tables"]["domain_event"] == "ok"
+
+
+def test_an_interrupted_sweep_is_resumed_by_the_next_run(settings):
+    settings.PARTITIONS_SWEEP_BATCH_ROWS = 2
+    for day in range(10, 15):
+        _stray_row(f"2031-05-{day}T08:00:00Z")
+    [audit_log] = [t for t in PARTITIONED_TABLES if t.table == "audit_log"]
+    [step] = [s for s in maintenance.plan_table(audit_log) if s.partition == "audit_log_2031_may"]
+    maintenance._create_standalone(audit_log, step)  # what a killed run leaves behind
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('pgtrigger.ignore', '{pgtrigger_append_only_e464f}', true)"
+        )
+        cursor.execute(
+            "WITH moved AS (DELETE FROM audit_log_default WHERE ctid IN"
+            " (SELECT ctid FROM audit_log_default LIMIT 3) RETURNING *)"
+            " INSERT INTO audit_log_2031_may SELECT * FROM moved"
+        )
+        cursor.execute("SELECT set_config('pgtrigger.ignore', '', true)")
+    assert "audit_log_2031_may: half-built" in _run("status", "--table", "audit_log")
+    assert "audit_log: no partition left half-built" in {
+        check.name for check in partition_checks() if not check.ok
+    }
+
+    _run("maintain")
+
+    assert _default_count() == 0
+    assert _count("audit_log_2031_may") == 5
+    assert "audit_log_2031_may" in _names()
+    assert [check for check in partition_checks() if not check.ok] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_during_a_sweep_never_waits_longer_than_the_lock_timeout(settings):
+    """A room edit after every statement of a sweep of 30,000 rows, while it is paused.
+
+    Maintenance stops after each of its statements (inside its transaction, locks held)
+    until the edit is done; the edit runs with lock_timeout = PARTITIONS_LOCK_TIMEOUT. A
+    lock of maintenance that the edit (or its audit row) needs would time it out.
+    """
+    settings.PARTITIONS_SWEEP_BATCH_ROWS = 2500
+    room = RoomFactory()
+    with connection.cursor() as cursor:  # two months of stray rows, ~20 batches
+        cursor.execute(
+            "INSERT INTO audit_log (occurred_at, table_name, row_id, action, changed_fields,"
+            " transaction_id) SELECT timestamptz '2034-03-01' + n * interval '2 minutes',"
+            " 'stayos_room', gen_random_uuid(), 'insert', '{}', 1"
+            " FROM generate_series(0, 29999) AS n"
+        )
+    # Months no other test creates: partitions outlive a transactional test's flush.
+    assert _default_count() == 30_000
+    requests: queue.Queue[int | None] = queue.Queue()
+    replies: queue.Queue[Exception | None] = queue.Queue()
+
+    def edit_the_room() -> None:
+        try:
+            while (number := requests.get(timeout=60)) is not None:
+                try:
+                    with transaction.atomic(), connection.cursor() as cursor:
+                        cursor.execute(
+                            "SELECT set_config('lock_timeout', %s, true)",
+                            [settings.PARTITIONS_LOCK_TIMEOUT],
+                        )
+                        cursor.execute(
+                            "UPDATE stayos_room SET notes = %s WHERE id = %s",
+                            [f"edit {number}", room.pk],
+                        )
+                    replies.put(None)
+                except Exception as error:
+                    replies.put(error)
+        finally:
+            connection.close()
+
+    edits: list[Exception | None] = []
+
+    def after_each_statement(execute, sql, params, many, context):
+        outcome = execute(sql, params, many, context)
+        requests.put(len(edits))
+        edits.append(replies.get(timeout=60))
+        return outcome
+
+    editor = threading.Thread(target=edit_the_room)
+    editor.start()
+    try:
+        with connection.execute_wrapper(after_each_statement):
+            result = maintain(table_name="audit_log", retention=False)
+    finally:
+        requests.put(None)
+        editor.join(timeout=60)
+
+    assert result.failed == {}
+    assert [error for error in edits if error is not None] == []
+    assert len(edits) > 40  # the edit really ran between the sweep's statements
+    assert _default_count() == 0
+    assert _count("audit_log_2034_mar") + _count("audit_log_2034_apr") == 30_000
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM audit_log WHERE row_id = %s AND action = 'update'", [room.pk]
+        )
+        assert cursor.fetchone()[0] == len(edits)  # each edit left its audit row
+
+
+def _wait_until_the_lock_is_free() -> None:
+    """Blocks until the killed process's PostgreSQL session is gone, with its lock."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '60s'")
+            cursor.execute("SELECT pg_advisory_lock(%s)", [MAINTENANCE_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MAINTENANCE_LOCK_KEY])
+    finally:
+        other.close()
+
+
+KILLED_RUN = """
+import sys
+import django
+
+django.setup()
+from audit.jobs import job_run
+from stayos.partitioning.maintenance import MAINTENANCE_LOCK
+
+with job_run("task:stayos.tasks.maintain_partitions", lock=MAINTENANCE_LOCK) as run:
+    print(run.pk, flush=True)
+    sys.stdin.read()  # "working" until killed
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_killed_midway_is_marked_failed_by_the_next_run():
+    db = connection.settings_dict
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        },
+        cwd=django_settings.BASE_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        killed = int(process.stdout.readline())
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert JobRun.objects.get(pk=killed).status == JobRun.Status.RUNNING  # forever, so far
+    _wait_until_the_lock_is_free()
+
+    _run("maintain")
+
+    latest = JobRun.objects.get(job="command:partitions maintain")
+    assert latest.status == JobRun.Status.OK
+    dead = JobRun.objects.get(pk=killed)
+    assert dead.status == JobRun.Status.FAILED
+    assert dead.error.startswith(f"abandoned: superseded by run {latest.pk} ")
+    assert dead.finished_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_still_holding_the_lock_is_not_judged_abandoned():
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:  # a live run, slow but alive
+            cursor.execute("SELECT pg_advisory_lock(%s)", [MAINTENANCE_LOCK_KEY])
+            cursor.execute(
+                "INSERT INTO audit_job_run (job, started_at, status, result, error)"
+                " VALUES (%s, now(), 'running', '{}', '') RETURNING id",
+                [MAINTENANCE_LOCK.jobs[0]],
+            )
+            (alive,) = cursor.fetchone()
+        assert "holds the lock; nothing done" in _run("maintain")
+    finally:
+        other.close()
+    assert JobRun.objects.get(pk=alive).status == JobRun.Status.RUNNING
+    skipped = JobRun.objects.get(job="command:partitions maintain")
+    assert skipped.status == JobRun.Status.SKIPPED

@@ -12,9 +12,10 @@ from django.template.defaultfilters import filesizeformat
 
 from audit.context import context
 from audit.jobs import job_run
+from audit.models import JobRun
 from stayos.partitioning.archive import ArchiveError, Manifest, restore_archive
-from stayos.partitioning.catalog import configured_tables, table_status
-from stayos.partitioning.maintenance import maintain
+from stayos.partitioning.catalog import configured_tables, partitions_being_built, table_status
+from stayos.partitioning.maintenance import MAINTENANCE_LOCK, MaintenanceFailed, Result, maintain
 
 
 class Command(BaseCommand):
@@ -56,6 +57,8 @@ class Command(BaseCommand):
                 f" keeps data from {status.retention_cutoff:%Y-%m-%d}"
             )
             self.stdout.write(f"  DEFAULT partition rows: {status.default_rows}")
+            for name in partitions_being_built(table.table):
+                self.stdout.write(f"  {name}: half-built by an interrupted run (resumed next run)")
             for partition in status.partitions:
                 span = (
                     "DEFAULT"
@@ -70,18 +73,25 @@ class Command(BaseCommand):
 
     def _maintain(self, options: dict) -> None:
         if options["dry_run"]:
-            steps = maintain(table_name=options.get("table"), dry_run=True).steps
-            for step in steps:
+            result = maintain(table_name=options.get("table"), dry_run=True)
+            for step in result.steps:
                 self.stdout.write(f"would {step.describe()}")
-            self.stdout.write(f"Dry run: {len(steps)} step(s) planned, nothing changed.")
+            self._report_failures(result, "could not plan")
+            self.stdout.write(f"Dry run: {len(result.steps)} step(s) planned, nothing changed.")
             return
+        job = "command:partitions maintain"
         try:
-            with (
-                context(source="command:partitions maintain"),
-                job_run("command:partitions maintain") as run,
-            ):
-                result = maintain(table_name=options.get("table"))
-                run.result = result.summary()
+            with context(source=job), job_run(job, lock=MAINTENANCE_LOCK) as run:
+                if run.status == JobRun.Status.SKIPPED:
+                    result = Result(skipped=True)
+                else:
+                    result = maintain(table_name=options.get("table"))
+                    run.result = result.summary()
+                    result.raise_if_failed()
+        except MaintenanceFailed:
+            for line in result.applied:
+                self.stdout.write(line)
+            self._report_failures(result, "maintenance failed")
         except (DatabaseError, ArchiveError) as error:
             raise CommandError(f"Maintenance stopped, nothing half-applied: {error}") from error
         if result.skipped:
@@ -90,6 +100,18 @@ class Command(BaseCommand):
         for line in result.applied:
             self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS(f"Maintenance done: {len(result.applied)} step(s)."))
+
+    def _report_failures(self, result: Result, what: str) -> None:
+        """Each table stands alone: say which ones failed and exit non-zero."""
+        if not result.failed:
+            return
+        done = [table for table, status in result.tables.items() if status == "ok"]
+        for table, error in result.failed.items():
+            self.stderr.write(f"{table}: {what}: {error}")
+        raise CommandError(
+            f"Partition maintenance failed for {', '.join(result.failed)}"
+            + (f"; {', '.join(done)} maintained." if done else ".")
+        )
 
     def _restore(self, options: dict) -> None:
         manifest: Path = options["manifest"]
