@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import itertools
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -12,6 +13,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from audit.models import AuditSeal
+from tests.concurrency import run_concurrently
 from tests.factories import RoomFactory
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +126,36 @@ def test_days_archived_past_retention_still_verify_by_their_chain(settings, tmp_
         pytest.raises(CommandError, match="the seal itself was altered"),
     ):
         call_command("audit", "verify")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_seal_runs_at_once_seal_each_day_once_in_one_chain():
+    today = _today()
+    days = [today - datetime.timedelta(days=back) for back in (3, 2, 1)]
+    with connection.cursor() as cursor:
+        for day in days:
+            cursor.execute(
+                "INSERT INTO audit_log (occurred_at, table_name, row_id, action,"
+                " changed_fields, transaction_id)"
+                " VALUES (%s, 'stayos_room', gen_random_uuid(), 'insert', '{}', 1)",
+                [datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)],
+            )
+
+    def seal() -> str:
+        out = io.StringIO()
+        call_command("audit", "seal", stdout=out)
+        return out.getvalue()
+
+    outputs = [outcome.value() for outcome in run_concurrently(seal, seal)]
+
+    seals = list(AuditSeal.objects.order_by("day"))
+    # Days before today, each once; a run past midnight may add the (empty) day just over.
+    assert [seal.day for seal in seals][:3] == days
+    assert all(
+        later.day - earlier.day == datetime.timedelta(days=1)
+        for earlier, later in itertools.pairwise(seals)
+    )
+    assert seals[0].previous_seal == ""
+    assert all(later.previous_seal == earlier.seal for earlier, later in itertools.pairwise(seals))
+    assert sum(int(output.split("Sealed ")[1].split(" ")[0]) for output in outputs) == len(seals)
+    call_command("audit", "verify", stdout=io.StringIO())
