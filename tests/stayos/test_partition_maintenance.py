@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import threading
 
 import pytest
 from dateutil.relativedelta import relativedelta
@@ -15,6 +14,7 @@ from freezegun import freeze_time
 from stayos.partitioning.archive import Manifest, export_checksum
 from stayos.partitioning.catalog import table_partitions
 from stayos.partitioning.maintenance import MAINTENANCE_LOCK_KEY, maintain
+from tests.concurrency import run_concurrently
 from tests.factories import RoomFactory
 
 pytestmark = pytest.mark.django_db
@@ -157,25 +157,8 @@ def test_a_run_that_finds_the_lock_taken_does_nothing():
 def test_two_runs_at_once_do_the_work_once():
     for month in ("05", "06", "07"):
         _stray_row(f"2031-{month}-10T08:00:00Z")
-    results, errors = [], []
-    start = threading.Barrier(2)
+    results = [outcome.value() for outcome in run_concurrently(maintain, maintain)]
 
-    def run() -> None:
-        try:
-            start.wait()
-            results.append(maintain())
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
     applied = [line for result in results for line in result.applied if "sweep" in line]
     assert len(applied) == 1
     assert _default_count() == 0
