@@ -32,10 +32,12 @@ def audit_seal(*, through: datetime.date | None = None) -> list[AuditSeal]:
         raise SealError(f"{through} is not over yet: only days before {today} can be sealed.")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+        # Only client sessions write audit rows. Autovacuum workers show a transaction start
+        # too (one began before midnight would hold back a whole day's seal).
         cursor.execute(
             "SELECT min(xact_start) FROM pg_stat_activity"
             " WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()"
-            " AND datname = current_database()"
+            " AND datname = current_database() AND backend_type = 'client backend'"
         )
         (oldest_open,) = cursor.fetchone()
     through = through or today - datetime.timedelta(days=1)

@@ -109,6 +109,12 @@ def guest_merge(
     if source.property_id != target.property_id:
         raise ValidationError("Only guests of the same property can be merged.")
     for guest in (source, target):
+        # Read after the lock: a merge that finished while this one waited shows up here.
+        if guest.merged_into_id is not None:
+            raise ValidationError(
+                f"{guest} has already been merged into {guest.merged_into}; "
+                "merge with that profile instead."
+            )
         if guest.deleted_at is not None:
             raise ValidationError(f"{guest} is deleted; restore it before merging.")
         if guest.anonymized_at is not None:

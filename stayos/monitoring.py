@@ -21,7 +21,6 @@ from stayos.partitioning.catalog import configured_tables, table_status
 from stayos.partitioning.checks import partition_checks
 from stayos.partitioning.maintenance import MAINTENANCE_LOCK
 
-
 MONITORING_PERMISSION = "stayos.view_monitoring"
 
 

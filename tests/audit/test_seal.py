@@ -4,32 +4,45 @@ from __future__ import annotations
 
 import datetime
 import io
+import itertools
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.utils import timezone
 from freezegun import freeze_time
 
 from audit.models import AuditSeal
+from tests.concurrency import run_concurrently
 from tests.factories import RoomFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _today() -> datetime.date:
-    return timezone.now().astimezone(datetime.UTC).date()
+    """The UTC day of the database's now(): in a test's transaction, the day its rows carry.
+
+    Read from PostgreSQL, not from Python's clock, so a test running across midnight still
+    seals and checks the day its rows were written on.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (now() AT TIME ZONE 'UTC')::date")
+        return cursor.fetchone()[0]
+
+
+def _noon(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
 
 
 def _seal_today() -> None:
     """The nightly seal, run tomorrow: today is then a finished day."""
-    with freeze_time(timezone.now() + datetime.timedelta(days=1)):
+    with freeze_time(_noon(_today() + datetime.timedelta(days=1))):
         call_command("audit", "seal", stdout=io.StringIO())
 
 
 def test_it_refuses_to_seal_a_day_that_is_not_over():
     RoomFactory()
-    with pytest.raises(CommandError, match="is not over yet"):
+    with freeze_time(_noon(_today())), pytest.raises(CommandError, match="is not over yet"):
         call_command("audit", "seal", "--through", _today().isoformat())
     assert not AuditSeal.objects.exists()
 
@@ -97,7 +110,7 @@ def test_the_seals_chain_day_to_day():
         cursor.execute(
             "INSERT INTO audit_log (occurred_at, table_name, row_id, action, changed_fields,"
             " transaction_id) VALUES (%s, 'stayos_room', gen_random_uuid(), 'insert', '{}', 1)",
-            [datetime.datetime.combine(yesterday, datetime.time(12), tzinfo=datetime.UTC)],
+            [_noon(yesterday)],
         )
     _seal_today()
     first, second = AuditSeal.objects.order_by("day")
@@ -110,8 +123,8 @@ def test_days_archived_past_retention_still_verify_by_their_chain(settings, tmp_
     settings.AUDIT_RETENTION_MONTHS = 0
     RoomFactory()
     _seal_today()
-    now = timezone.now()
-    with freeze_time(now.replace(year=now.year + 1)):
+    a_year_later = _noon(_today()) + relativedelta(years=1)  # 29 February has no twin
+    with freeze_time(a_year_later):
         call_command("partitions", "maintain", "--table", "audit_log", stdout=io.StringIO())
         call_command("audit", "verify")  # the day's rows are in the archive now, not the table
 
@@ -120,7 +133,40 @@ def test_days_archived_past_retention_still_verify_by_their_chain(settings, tmp_
         cursor.execute("UPDATE audit_seal SET row_count = row_count + 1")
         cursor.execute("SET LOCAL session_replication_role = origin")
     with (
-        freeze_time(now.replace(year=now.year + 1)),
+        freeze_time(a_year_later),
         pytest.raises(CommandError, match="the seal itself was altered"),
     ):
         call_command("audit", "verify")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_seal_runs_at_once_seal_each_day_once_in_one_chain():
+    today = _today()
+    days = [today - datetime.timedelta(days=back) for back in (3, 2, 1)]
+    with connection.cursor() as cursor:
+        for day in days:
+            cursor.execute(
+                "INSERT INTO audit_log (occurred_at, table_name, row_id, action,"
+                " changed_fields, transaction_id)"
+                " VALUES (%s, 'stayos_room', gen_random_uuid(), 'insert', '{}', 1)",
+                [_noon(day)],
+            )
+
+    def seal() -> str:
+        out = io.StringIO()
+        call_command("audit", "seal", stdout=out)
+        return out.getvalue()
+
+    outputs = [outcome.value() for outcome in run_concurrently(seal, seal)]
+
+    seals = list(AuditSeal.objects.order_by("day"))
+    # Days before today, each once; a run past midnight may add the (empty) day just over.
+    assert [seal.day for seal in seals][:3] == days
+    assert all(
+        later.day - earlier.day == datetime.timedelta(days=1)
+        for earlier, later in itertools.pairwise(seals)
+    )
+    assert seals[0].previous_seal == ""
+    assert all(later.previous_seal == earlier.seal for earlier, later in itertools.pairwise(seals))
+    assert sum(int(output.split("Sealed ")[1].split(" ")[0]) for output in outputs) == len(seals)
+    call_command("audit", "verify", stdout=io.StringIO())

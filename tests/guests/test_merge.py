@@ -13,6 +13,7 @@ from audit.models import AuditEntry, DomainEventEntry
 from guests.models import Guest, GuestGroup
 from guests.selectors import guest_references
 from guests.services import guest_merge
+from tests.concurrency import run_concurrently
 from tests.factories import GuestFactory, GuestGroupFactory, PropertyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +119,60 @@ def test_the_admin_action_wants_exactly_two(admin_client: Client):
         follow=True,
     )
     assert "Select exactly two guests to merge." in response.content.decode()
+
+
+def _merge(source: Guest, target: Guest):
+    return lambda: guest_merge(source=source, target=target, actor=None)
+
+
+def _assert_no_cycle_and_no_dangling_reference() -> None:
+    merged_into = dict(Guest.all_objects.values_list("pk", "merged_into_id"))
+    alive = set(Guest.objects.values_list("pk", flat=True))
+    for guest in merged_into:
+        seen = []
+        while guest not in alive:
+            assert guest not in seen, f"merge cycle: {seen}"
+            seen.append(guest)
+            guest = merged_into[guest]
+            assert guest is not None, f"{seen[-1]} is deleted but merged into nobody"
+    assert set(GuestGroup.objects.values_list("contact_id", flat=True)) <= alive
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_merges_of_one_pair_in_opposite_directions_let_exactly_one_through():
+    prop = PropertyFactory()
+    first, second = GuestFactory(property=prop), GuestFactory(property=prop)
+    GuestGroupFactory(contact=first, property=prop)
+    GuestGroupFactory(contact=second, property=prop)
+
+    outcomes = run_concurrently(_merge(first, second), _merge(second, first))
+
+    [won] = [outcome for outcome in outcomes if outcome.error is None]
+    [refused] = [outcome.error for outcome in outcomes if outcome.error is not None]
+    assert isinstance(refused, ValidationError)
+    assert "has already been merged into" in refused.message
+    survivor = won.result.target
+    assert set(Guest.objects.values_list("pk", flat=True)) == {survivor.pk}
+    assert set(GuestGroup.objects.values_list("contact_id", flat=True)) == {survivor.pk}
+    _assert_no_cycle_and_no_dangling_reference()
+    assert DomainEventEntry.objects.filter(name="guest.merged").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_merging_a_guest_away_while_another_merges_into_it_loses_nothing():
+    prop = PropertyFactory()
+    a, b, c = (GuestFactory(property=prop) for _ in range(3))
+    groups = {guest.pk: GuestGroupFactory(contact=guest, property=prop) for guest in (a, b, c)}
+
+    outcomes = run_concurrently(_merge(a, c), _merge(b, a))
+
+    assert outcomes[0].error is None  # a → c never waits on anything it cannot have
+    if outcomes[1].error is None:  # b → a went first: b's records followed a into c
+        assert Guest.all_objects.get(pk=b.pk).merged_into_id == c.pk
+    else:  # a → c went first: a is gone, so b → a is refused and b stays
+        assert "has already been merged into" in outcomes[1].error.message
+        assert Guest.objects.filter(pk=b.pk).exists()
+    assert Guest.all_objects.get(pk=a.pk).merged_into_id == c.pk
+    assert GuestGroup.objects.get(pk=groups[a.pk].pk).contact_id == c.pk
+    assert GuestGroup.objects.count() == 3
+    _assert_no_cycle_and_no_dangling_reference()

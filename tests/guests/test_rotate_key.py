@@ -117,5 +117,5 @@ def test_it_names_a_missing_old_key(settings):
 
 
 def test_it_refuses_a_zero_batch_size():
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="--batch-size"):
         _rotate("--batch-size", "0")

@@ -25,6 +25,7 @@ from stayos.partitioning.archive import Manifest, export_checksum
 from stayos.partitioning.catalog import table_partitions
 from stayos.partitioning.checks import partition_checks
 from stayos.partitioning.maintenance import MAINTENANCE_LOCK, MAINTENANCE_LOCK_KEY, maintain
+from tests.concurrency import run_concurrently
 from tests.factories import RoomFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +61,14 @@ def _count(relation: str) -> int:
 
 def _default_count() -> int:
     return _count("audit_log_default")
+
+
+def _partition_of(room) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tableoid::regclass::text FROM audit_log WHERE row_id = %s", [room.pk]
+        )
+        return cursor.fetchone()[0]
 
 
 def _run(*args: str) -> str:
@@ -123,18 +132,17 @@ def test_a_year_ahead_it_archives_then_drops_exactly_the_partitions_past_retenti
 ):
     settings.ARCHIVE_DIR = tmp_path
     settings.AUDIT_RETENTION_MONTHS = 6
-    RoomFactory.create_batch(3)  # audit rows in this month's partition
-    now = datetime.datetime.now(datetime.UTC)
-    this_month = next(
-        p for p in table_partitions("audit_log") if p.start and p.start <= now < p.end
-    )
+    rooms = RoomFactory.create_batch(3)
+    # The month the rows landed in, read from the rows (not from a clock read afterwards).
+    landed_in = _partition_of(rooms[0])
+    this_month = next(p for p in table_partitions("audit_log") if p.name == landed_in)
     rows, checksum = export_checksum(this_month.name, ["occurred_at", "id"])
     assert rows >= 3
     events_before = _names("domain_event")
 
-    with freeze_time(now.replace(year=now.year + 1)):
-        cutoff = datetime.datetime(now.year + 1, now.month, 1, tzinfo=datetime.UTC)
-        cutoff -= relativedelta(months=6)
+    a_year_later = this_month.start + relativedelta(years=1, days=14)
+    with freeze_time(a_year_later):
+        cutoff = this_month.start + relativedelta(months=12 - 6)  # 6 months of retention
         due = [p.name for p in table_partitions("audit_log") if p.end and p.end <= cutoff]
         kept = [p.name for p in table_partitions("audit_log") if p.end and p.end > cutoff]
         output = _run("maintain")
@@ -160,8 +168,7 @@ def test_restore_refuses_a_tampered_archive(settings, tmp_path):
     settings.ARCHIVE_DIR = tmp_path
     settings.AUDIT_RETENTION_MONTHS = 0
     RoomFactory()
-    now = datetime.datetime.now(datetime.UTC)
-    with freeze_time(now.replace(year=now.year + 1)):
+    with freeze_time(datetime.datetime.now(datetime.UTC) + relativedelta(years=1)):
         _run("maintain", "--table", "audit_log")
     manifest_path = next((tmp_path / "audit_log").glob("*.manifest.json"))
     archive = manifest_path.parent / Manifest.load(manifest_path).file
@@ -188,25 +195,8 @@ def test_a_run_that_finds_the_lock_taken_does_nothing():
 def test_two_runs_at_once_do_the_work_once():
     for month in ("05", "06", "07"):
         _stray_row(f"2031-{month}-10T08:00:00Z")
-    results, errors = [], []
-    start = threading.Barrier(2)
+    results = [outcome.value() for outcome in run_concurrently(maintain, maintain)]
 
-    def run() -> None:
-        try:
-            start.wait()
-            results.append(maintain())
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
     applied = [line for result in results for line in result.applied if "sweep" in line]
     assert len(applied) == 1
     assert _default_count() == 0
