@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from stayos.models.base import PropertyScopedModel
+from stayos.models.property import NAME_COLLATION
 from stayos.triggers import same_property
 
 
@@ -46,7 +47,7 @@ class Accessibility(models.TextChoices):
 
 class Amenity(PropertyScopedModel):
     code = models.SlugField(max_length=40)
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, db_collation=NAME_COLLATION)
 
     class Meta(PropertyScopedModel.Meta):
         verbose_name_plural = "amenities"
@@ -66,7 +67,7 @@ class Amenity(PropertyScopedModel):
 
 class RoomType(PropertyScopedModel):
     code = models.CharField(max_length=10, help_text="e.g. DBL, KNG, STE.")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, db_collation=NAME_COLLATION)
     capacity = models.PositiveSmallIntegerField(help_text="Most guests the room sleeps.")
     base_occupancy = models.PositiveSmallIntegerField(
         default=2, help_text="Guests included in the base rate."
