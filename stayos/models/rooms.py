@@ -158,7 +158,8 @@ class Room(PropertyScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"Room {self.number}"
+        # Both hotels have a 101: say which one. Pages listing rooms select_related("property").
+        return f"{self.property.code} · {self.number}"
 
     def clean(self) -> None:
         # The database refuses it too (same_property trigger); this gives the form a message.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stayos.models import Property, RatePlan, RoomType
-from tests.factories import PropertyFactory, RatePlanFactory, RoomTypeFactory
+from tests.factories import RatePlanFactory, RoomTypeFactory
 
 pytestmark = pytest.mark.django_db
 
