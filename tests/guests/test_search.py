@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -124,6 +125,11 @@ def test_it_finds_a_renamed_guest_by_the_new_name_only(namesakes):
     guest.save()
     assert "Figueiredo" in _found("Figueirdeo")
     assert "Figueiredo" not in _found("Cadroso")
+    # Raw SQL too: PostgreSQL computes the typo keys from the trigger-kept search name.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE guests_guest SET family_name = 'Aguilar' WHERE id = %s", [guest.pk])
+    assert "Aguilar" in _found("Agiular")
+    assert "Figueiredo" not in _found("Figueirdeo")
 
 
 def test_it_lists_the_closest_names_first():
