@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import InlineModelAdmin
+from django.contrib.admin.views.main import ORDER_VAR
 from django.contrib.admin.widgets import AdminDateWidget, AdminTextInputWidget
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -234,7 +235,9 @@ class GuestAdmin(PropertyScopedAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        return guest_search(query=search_term, queryset=queryset), False
+        # Closest names first (list and autocomplete), unless staff sort the list by a column.
+        ranked = not request.GET.get(ORDER_VAR)
+        return guest_search(query=search_term, queryset=queryset, ranked=ranked), False
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list:
         return [*super().get_inlines(request, obj), *guest_inlines]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pgtrigger
 from django.conf import global_settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
@@ -31,7 +32,7 @@ from guests.fields import (
     LowercaseEmailField,
     PhoneNumberField,
 )
-from stayos.models import PropertyScopedModel
+from stayos.models import NAME_COLLATION, PropertyScopedModel
 from stayos.triggers import same_property
 
 # Preferred language: Django's list of languages, base codes only ("pt", not "pt-br").
@@ -86,6 +87,16 @@ GUEST_SEARCH = pgtrigger.Trigger(
     """,
 )
 
+
+class TypoKeys(Func):
+    """guests_typo_keys(): each word of 4+ letters, and each with one letter deleted (see
+    migration 0005). Two words one typo apart (a letter swapped, wrong, missing or extra)
+    share a key, so an array overlap (&&) on a GIN index finds them."""
+
+    function = "guests_typo_keys"
+    output_field = ArrayField(models.TextField())
+
+
 COMPANY_SEARCH = pgtrigger.Trigger(
     name="maintain_search",
     when=pgtrigger.Before,
@@ -97,7 +108,7 @@ COMPANY_SEARCH = pgtrigger.Trigger(
 class Company(PropertyScopedModel):
     """A corporate account: who pays, at which negotiated rate, up to which credit."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, db_collation=NAME_COLLATION)
     vat_number = models.CharField(
         "VAT / tax id", max_length=30, blank=True, help_text="As printed on invoices."
     )
@@ -212,6 +223,7 @@ class Guest(PropertyScopedModel):
         "search_name",
         "search_phone",
         "search_vector",
+        "search_typos",
     )
 
     Kind = GuestKind
@@ -220,8 +232,8 @@ class Guest(PropertyScopedModel):
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INDIVIDUAL)
     title = models.CharField(max_length=10, choices=Title.choices, blank=True)
-    given_name = models.CharField(max_length=100, blank=True)
-    family_name = models.CharField(max_length=100)
+    given_name = models.CharField(max_length=100, blank=True, db_collation=NAME_COLLATION)
+    family_name = models.CharField(max_length=100, db_collation=NAME_COLLATION)
     email = LowercaseEmailField("e-mail", blank=True)
     phone = PhoneNumberField(blank=True, help_text="International format, e.g. +351 912 345 678.")
     nationality = CountryField(blank=True)
@@ -272,6 +284,13 @@ class Guest(PropertyScopedModel):
     search_name = models.TextField(editable=False, default="")
     search_phone = models.TextField(editable=False, default="")
     search_vector = SearchVectorField(null=True, editable=False)
+    # Computed by PostgreSQL from search_name after the trigger has set it (generated columns
+    # follow BEFORE triggers), so no path can leave it stale.
+    search_typos = models.GeneratedField(
+        expression=TypoKeys("search_name"),
+        output_field=ArrayField(models.TextField()),
+        db_persist=True,
+    )
 
     class Meta(PropertyScopedModel.Meta):
         ordering = ["family_name", "given_name"]
@@ -383,6 +402,8 @@ class Guest(PropertyScopedModel):
                 name="guests_guest_name_trgm",
                 fastupdate=False,
             ),
+            # Admin search: a name one typo away ("Cadroso" for Cardoso), search_typos &&.
+            GinIndex(fields=["search_typos"], name="guests_guest_typo_keys", fastupdate=False),
             # Admin search: word prefixes of names, e-mail and phone (@@ prefix tsquery).
             GinIndex(
                 fields=["search_vector"], name="guests_guest_search_vector", fastupdate=False
@@ -444,7 +465,7 @@ class Guest(PropertyScopedModel):
 class GuestGroup(PropertyScopedModel):
     """A group travelling together (a tour, a wedding, a team), with one contact person."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, db_collation=NAME_COLLATION)
     contact = models.ForeignKey(
         Guest,
         null=True,

@@ -7,20 +7,23 @@ import re
 from typing import Any
 
 from django.apps import apps
+from django.contrib.postgres.search import TrigramStrictWordSimilarity
 from django.core import serializers
 from django.db import connection, models
-from django.db.models import Func, Q, Value
+from django.db.models import Func, OrderBy, Q, Value
 from django.utils import timezone
 
 from audit.selectors import row_history
 from guests import pii
 from guests.fields import EncryptedTextField
-from guests.models import Company, Guest
+from guests.models import Company, Guest, TypoKeys
 from stayos.models import Property
 
 # Below this many characters a word matches too much to be worth an infix or typo search;
 # prefix search still serves it ("Mü" finds Müller).
 MIN_FUZZY_LENGTH = 3
+# Words this long are also looked up one typo away (guests_typo_keys(), same bound).
+MIN_TYPO_LENGTH = 4
 COMPANY_MATCH_LIMIT = 50
 
 
@@ -46,25 +49,63 @@ class MatchesPrefixes(Func):
         )
 
 
-def guest_search(*, query: str, queryset: models.QuerySet[Guest] | None = None):
-    """Guests matching what staff typed: a name (any part, any accents, a typo), e-mail,
-    phone digits or company name; every condition is served by a GIN index.
+class SharedTypoKeys(Func):
+    """guests_shared_typo_keys(keys, typed): how many typo keys two texts share (see
+    migration): every key of a word for the word itself, two for two swapped letters, one
+    for a wrong, missing or extra letter, none for a mere prefix."""
 
-    - word prefixes of names, e-mail and phone: ``search_vector @@ 'mul':*`` (tsvector GIN);
+    function = "guests_shared_typo_keys"
+    output_field = models.IntegerField()
+
+
+def _words(text: str) -> list[str]:
+    # Split as guests_search_text() does (punctuation separates words); each word is then
+    # normalized by PostgreSQL itself, at plan time (immutable functions of constants).
+    return [word for word in re.split(r"[\W_]+", text) if word]
+
+
+def guest_search_ordering(query: str) -> list[OrderBy | str]:
+    """Closest names first, for the rows found only (never computed over the whole table):
+    the most typo keys in common (the name itself, then two swapped letters, then one letter
+    off), then pg_trgm strict word similarity, then the name."""
+    text = " ".join(query.split())
+    ordering: list[OrderBy | str] = []
+    if any(len(word) >= MIN_TYPO_LENGTH for word in _words(text)):
+        typed = TypoKeys(SearchText(Value(text)))
+        ordering.append(SharedTypoKeys("search_typos", typed).desc())
+    ordering.append(TrigramStrictWordSimilarity(SearchText(Value(text)), "search_name").desc())
+    return [*ordering, "family_name", "given_name", "pk"]
+
+
+def guest_search(
+    *, query: str, queryset: models.QuerySet[Guest] | None = None, ranked: bool = True
+) -> models.QuerySet[Guest]:
+    """Guests matching what staff typed, closest first (``guest_search_ordering``; with
+    ``ranked=False`` the queryset keeps its own order): a name (any part, any accents, a
+    typo), e-mail, phone digits or company name; every condition is served by a GIN index.
+
+    - every word typed starts a word of the name, e-mail or phone (``search_vector @@
+      'mul':*``, tsvector GIN), or is one typo from a word of the name (``search_typos &&
+      guests_typo_keys('cadroso')``, array GIN: two letters swapped, one wrong, missing or
+      extra; words of four letters or more);
     - any part of a name: ``search_name LIKE '%ller%'`` (trigram GIN);
-    - a typo: ``search_name %>> 'schmdt'``, pg_trgm strict word similarity (trigram GIN);
     - phone digits anywhere: ``search_phone LIKE '%912345%'`` (trigram GIN);
     - a company's name: companies found through their own trigram index first.
     """
     queryset = Guest.objects.all() if queryset is None else queryset
     text = " ".join(query.split())
-    if not text:
+    words = _words(text)
+    if not words:
         return queryset
     normalized = SearchText(Value(text))
-    condition = Q(MatchesPrefixes("search_vector", Value(text)))
+    condition = Q()
+    for word in words:
+        matches_word = Q(MatchesPrefixes("search_vector", Value(word)))
+        if len(word) >= MIN_TYPO_LENGTH:
+            matches_word |= Q(search_typos__overlap=TypoKeys(SearchText(Value(word))))
+        condition &= matches_word
     if len(text) >= MIN_FUZZY_LENGTH:
         condition |= Q(search_name__contains=normalized)
-        condition |= Q(search_name__trigram_strict_word_similar=normalized)
         # Companies first, by id: an IN over a subquery would keep the planner from
         # combining the guest indexes in one BitmapOr.
         company_ids = list(
@@ -77,7 +118,8 @@ def guest_search(*, query: str, queryset: models.QuerySet[Guest] | None = None):
     digits = re.sub(r"\D", "", text)
     if len(digits) >= MIN_FUZZY_LENGTH and re.fullmatch(r"[\d\s+()./-]+", text):
         condition |= Q(search_phone__contains=digits)
-    return queryset.filter(condition)
+    found = queryset.filter(condition)
+    return found.order_by(*guest_search_ordering(text)) if ranked else found
 
 
 def guest_find_by_document(*, property: Property, number: str) -> models.QuerySet[Guest]:
@@ -177,7 +219,7 @@ def _plain(instance: models.Model) -> dict[str, Any]:
 def guest_personal_data(*, guest: Guest) -> dict[str, Any]:
     """Everything StayOS holds about a guest, decrypted, for a right-of-access request."""
     profile = _plain(guest)
-    for name in ("search_name", "search_phone", "search_vector"):
+    for name in ("search_name", "search_phone", "search_vector", "search_typos"):
         profile.pop(name, None)
     for field in Guest._meta.concrete_fields:
         if field.name.endswith("_index"):

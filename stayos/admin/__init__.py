@@ -165,6 +165,12 @@ class RoomAdmin(PropertyScopedAdmin):
             "stayos.change_room_housekeeping_status"
         ) or self.has_change_permission(request)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # A room's name carries its hotel's code: pages and pickers naming rooms (history,
+        # delete confirmation, autocomplete) read it in the same query. The changelist skips
+        # list_select_related once a select_related is set, so this one names both.
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
     @admin.display(description="accessibility")
     def accessibility_summary(self, obj: Room) -> str:
         labels = dict(Room.Accessibility.choices)

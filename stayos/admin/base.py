@@ -21,6 +21,7 @@ from django.utils.text import capfirst
 from audit.list_filters import ChoiceListFilter
 from audit.selectors import describe, row_changes_since, row_history
 from stayos import services
+from stayos.admin.pickers import PropertyPickersMixin
 from stayos.admin.widgets import SafeAutocompleteSelect, SafeAutocompleteSelectMultiple
 from stayos.models import Property, PropertyScopedModel, StaleVersionError, TrackedModel
 from stayos.refusals import refusal_for
@@ -374,19 +375,9 @@ def _property_of(parent: models.Model) -> object:
     return parent.pk if isinstance(parent, Property) else parent.property_id
 
 
-class PropertyScopedAdmin(TrackedAdmin):
-    """Base for rows that belong to a property: filter and show by property."""
+class PropertyScopedAdmin(PropertyPickersMixin, TrackedAdmin):
+    """Base for rows that belong to a property: filter and show by property; pickers offer
+    the row's own property's rows only (stayos.admin.pickers)."""
 
     list_filter: tuple = ("property", DeletedFilter)
     list_select_related: tuple = ("property",)
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
-        form = super().get_form(request, obj, change, **kwargs)
-        if obj is not None:
-            # Offer only this property's room types, amenities, ... (the database refuses
-            # the others anyway).
-            for field in form.base_fields.values():
-                queryset = getattr(field, "queryset", None)
-                if queryset is not None and issubclass(queryset.model, PropertyScopedModel):
-                    field.queryset = queryset.filter(property_id=obj.property_id)
-        return form

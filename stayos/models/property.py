@@ -11,6 +11,11 @@ from django.db.models import Q
 
 from stayos.models.base import TrackedModel
 
+# Names staff see in lists and pickers sort as people expect, whatever the cluster's locale:
+# ICU's root collation puts Bähr beside Bahr and Åberg among the A's (C.UTF-8 sorts accented
+# letters after Z). It is deterministic, so equality and unique constraints are unchanged.
+NAME_COLLATION = "und-x-icu"
+
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -21,7 +26,7 @@ class Property(TrackedModel):
     code = models.CharField(
         max_length=10, help_text="Short upper-case code used on reports, e.g. LIS1."
     )
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, db_collation=NAME_COLLATION)
     time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
     currency = models.CharField(
         max_length=3, help_text="ISO 4217 code; one currency per property, e.g. EUR."

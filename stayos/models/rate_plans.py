@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Func, Q
 
 from stayos.models.base import PropertyScopedModel
+from stayos.models.property import NAME_COLLATION
 from stayos.models.rooms import ChoiceArrayField, RoomType
 from stayos.refusals import register_refusal
 from stayos.triggers import same_property
@@ -118,7 +119,7 @@ register_refusal(
 
 class RatePlan(PropertyScopedModel):
     code = models.CharField(max_length=20, help_text="e.g. BAR, NRF, CORP-ACME.")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, db_collation=NAME_COLLATION)
     room_types = models.ManyToManyField(RoomType, related_name="rate_plans")
     base_rate = models.DecimalField(
         max_digits=10, decimal_places=2, help_text="Nightly rate before multipliers."

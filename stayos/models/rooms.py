@@ -10,6 +10,7 @@ from django.db.models import F, Q
 
 from audit.events import event_on_change
 from stayos.models.base import PropertyScopedModel
+from stayos.models.property import NAME_COLLATION
 from stayos.triggers import same_property
 
 
@@ -47,7 +48,7 @@ class Accessibility(models.TextChoices):
 
 class Amenity(PropertyScopedModel):
     code = models.SlugField(max_length=40)
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, db_collation=NAME_COLLATION)
 
     class Meta(PropertyScopedModel.Meta):
         verbose_name_plural = "amenities"
@@ -67,7 +68,7 @@ class Amenity(PropertyScopedModel):
 
 class RoomType(PropertyScopedModel):
     code = models.CharField(max_length=10, help_text="e.g. DBL, KNG, STE.")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, db_collation=NAME_COLLATION)
     capacity = models.PositiveSmallIntegerField(help_text="Most guests the room sleeps.")
     base_occupancy = models.PositiveSmallIntegerField(
         default=2, help_text="Guests included in the base rate."
@@ -176,7 +177,8 @@ class Room(PropertyScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"Room {self.number}"
+        # Both hotels have a 101: say which one. Pages listing rooms select_related("property").
+        return f"{self.property.code} · {self.number}"
 
     def clean(self) -> None:
         # The database refuses it too (same_property trigger); this gives the form a message.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -80,3 +81,84 @@ def test_the_admin_search_box_uses_it(admin_client: Client, guests):
     assert [guest.family_name for guest in response.context["cl"].result_list] == ["Schmidt"]
     response = admin_client.get(reverse("admin:guests_guest_changelist"), {"q": "Mül"})
     assert [guest.family_name for guest in response.context["cl"].result_list] == ["Müller"]
+
+
+@pytest.fixture
+def namesakes():
+    prop = PropertyFactory()
+    names = [
+        ("Renata", "Cardoso"),
+        ("Julian", "Chambers"),
+        ("Borja", "Aguilera"),
+        ("Tiago", "Cardona"),
+        ("Ian", "Chalmers"),
+        ("Ana", "Aguirre"),
+    ]
+    return {
+        family: GuestFactory(property=prop, given_name=given, family_name=family)
+        for given, family in names
+    }
+
+
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("Cadroso", "Cardoso"),  # two letters swapped
+        ("Chmabers", "Chambers"),
+        ("Agiulera", "Aguilera"),
+        ("Cardozo", "Cardoso"),  # one wrong letter
+        ("Cardsoo", "Cardoso"),
+        ("Cardosso", "Cardoso"),  # one letter too many
+        ("renata cadroso", "Cardoso"),
+    ],
+)
+def test_it_finds_a_name_one_typo_away(namesakes, typed: str, meant: str):
+    found = [guest.family_name for guest in guest_search(query=typed)]
+    assert found[0] == meant
+    # Its neighbours in the alphabet are further than one typo: not found.
+    assert not {"Cardona", "Chalmers", "Aguirre"} & set(found)
+
+
+def test_it_finds_a_renamed_guest_by_the_new_name_only(namesakes):
+    guest = namesakes["Cardoso"]
+    guest.family_name = "Figueiredo"
+    guest.save()
+    assert "Figueiredo" in _found("Figueirdeo")
+    assert "Figueiredo" not in _found("Cadroso")
+    # Raw SQL too: PostgreSQL computes the typo keys from the trigger-kept search name.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE guests_guest SET family_name = 'Aguilar' WHERE id = %s", [guest.pk])
+    assert "Aguilar" in _found("Agiular")
+    assert "Figueiredo" not in _found("Figueirdeo")
+
+
+def test_it_lists_the_closest_names_first():
+    prop = PropertyFactory()
+    for given, family in [
+        ("Ana", "Caroso"),  # one letter missing
+        ("Ana", "Cardoso"),  # two letters swapped: closer to "Cadroso"
+        ("Ana", "Cadroso"),  # exactly what was typed
+        ("Ana", "Cadrosa"),  # one letter wrong
+    ]:
+        GuestFactory(property=prop, given_name=given, family_name=family)
+    found = [guest.family_name for guest in guest_search(query="cadroso")]
+    assert found[:2] == ["Cadroso", "Cardoso"]
+    assert set(found[2:]) == {"Caroso", "Cadrosa"}
+
+    found = [guest.family_name for guest in guest_search(query="Cardoso")]
+    assert found[0] == "Cardoso"
+
+
+def test_the_admin_list_shows_the_closest_names_first(admin_client: Client):
+    prop = PropertyFactory()
+    for family, vip_level in [("Caroso", 1), ("Cardoso", 2), ("Cadrosa", 3), ("Cardosa", 4)]:
+        GuestFactory(property=prop, given_name="Ana", family_name=family, vip_level=vip_level)
+    url = reverse("admin:guests_guest_changelist")
+    response = admin_client.get(url, {"q": "Cadroso"})
+    found = [guest.family_name for guest in response.context["cl"].result_list]
+    assert found[0] == "Cardoso"
+    assert "Cardosa" not in found  # two typos away
+    # Sorting by a column (VIP level) still wins over closeness.
+    response = admin_client.get(url, {"q": "Cadroso", "o": "3"})
+    found = [guest.family_name for guest in response.context["cl"].result_list]
+    assert found == ["Caroso", "Cardoso", "Cadrosa"]

@@ -60,9 +60,33 @@ def test_three_letters_or_a_typo_are_served_by_the_gin_indexes(guest_book):
     assert "Bitmap Index Scan on guests_guest_search_vector" in plan
     assert "Seq Scan on guests_guest" not in plan
 
-    surname = next(name for name in guest_book if len(name) >= 7)
-    typo = surname[:3] + surname[4:]  # one letter dropped
-    assert surname in {guest.family_name for guest in guest_search(query=typo)}
-    plan = _plan(typo)
-    assert "Bitmap Index Scan on guests_guest_name_trgm" in plan
+    surname = next(name for name in guest_book if len(name) >= 7 and name.isalpha())
+    dropped = surname[:3] + surname[4:]  # one letter missing
+    swapped = surname[:2] + surname[3] + surname[2] + surname[4:]  # two letters swapped
+    for typo in (dropped, swapped):
+        assert surname in {guest.family_name for guest in guest_search(query=typo)}
+        plan = _plan(typo)
+        assert "Bitmap Index Scan on guests_guest_typo_keys" in plan
+        assert "Bitmap Index Scan on guests_guest_name_trgm" in plan
+        assert "Seq Scan on guests_guest" not in plan
+
+
+def test_the_closest_names_are_ranked_among_the_rows_found_only(guest_book):
+    surname = next(name for name in guest_book if len(name) >= 7 and name.isalpha())
+    swapped = surname[:2] + surname[3] + surname[2] + surname[4:]
+    found = guest_search(query=swapped)
+    assert found[0].family_name == surname
+    plan = _plan(swapped)
+    # The ranking functions run in the sort above the index scans, for the few rows found.
+    sort = plan.split("Bitmap Heap Scan on guests_guest")[0]
+    assert "guests_shared_typo_keys" in sort
+    assert "Seq Scan" not in plan
+
+
+def test_the_guest_list_reads_names_in_order_from_their_index(guest_book):
+    # The ICU collation of the name columns is the index's own: a page of the unsearched
+    # list (as the admin orders it) is read from the index, not sorted from the table.
+    page = Guest.objects.order_by("family_name", "given_name", "pk")[:100]
+    plan = page.explain()
+    assert "guests_guest_name_order" in plan
     assert "Seq Scan on guests_guest" not in plan
