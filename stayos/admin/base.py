@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DataError, IntegrityError, InternalError, models
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import formats
 from django.utils.text import capfirst
@@ -268,7 +268,7 @@ class TrackedAdmin(SafeAutocompleteAdmin, admin.ModelAdmin):
         """Who changed what and when, from the audit log, newest first."""
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            raise Http404(f"No {self.opts.verbose_name} with id “{object_id}”.")
         if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
         entries = list(row_history(model=self.model, pk=obj.pk)[: HISTORY_LIMIT + 1])

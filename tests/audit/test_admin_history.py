@@ -102,3 +102,9 @@ def test_the_audit_browser_filters_and_stays_cheap(admin_client: Client, staff_u
         },
     )
     assert list(dated.context["cl"].result_list) == []
+
+
+def test_the_history_of_a_row_that_does_not_exist_is_a_404(admin_client: Client):
+    url = reverse("admin:stayos_room_history", args=["01a230a5-92e4-7c37-9205-2c59d72b0964"])
+    assert admin_client.get(url).status_code == 404
+    assert admin_client.get(url.replace("01a230a5", "not-a-uuid")).status_code == 404
