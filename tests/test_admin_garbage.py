@@ -22,6 +22,7 @@ from django.utils import timezone
 from audit.models import AuditLog
 from stayos.admin import TrackedAdmin
 from stayos.models import PropertyScopedModel, RatePlanSeason
+from tests.admin_forms import as_posted
 from tests.factories import (
     AmenityFactory,
     CompanyFactory,
@@ -94,33 +95,15 @@ def _attempt(client: Client, url: str, data: dict, model: type) -> tuple[int, bo
     return outcome[0], outcome[1]
 
 
-def _posted(form: forms.BaseForm) -> dict:
-    """The values a browser would send for ``form`` as rendered."""
-    data = {}
-    for bound in form:
-        value = bound.value()
-        if isinstance(bound.field, forms.BooleanField):
-            if value:
-                data[bound.html_name] = "on"
-            continue
-        if value is None:
-            continue
-        if isinstance(value, list | tuple):
-            data[bound.html_name] = [str(item) for item in value]
-        else:
-            data[bound.html_name] = str(value)
-    return data
-
-
 def _page_data(response) -> tuple[dict, list[forms.BaseForm]]:
     """POST data for the whole page (form, inline formsets) and every form on it."""
     form = response.context["adminform"].form
-    data, all_forms = _posted(form), [form]
+    data, all_forms = as_posted(form), [form]
     for inline in response.context["inline_admin_formsets"]:
         formset = inline.formset
-        data.update(_posted(formset.management_form))
+        data.update(as_posted(formset.management_form))
         for inline_form in formset.forms:
-            data.update(_posted(inline_form))
+            data.update(as_posted(inline_form))
             all_forms.append(inline_form)
     return data, all_forms
 
