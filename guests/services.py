@@ -6,7 +6,9 @@ import dataclasses
 from typing import Any
 
 import pgtrigger
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -195,7 +197,23 @@ def _scrub(guest: Guest, *, now: Any) -> list[str]:
     guest.anonymized_at = now
     fields = [*cleared, "anonymized_at"]
     guest.save(update_fields=fields)
+    _scrub_admin_log(guest)
     return sorted(cleared)
+
+
+def _scrub_admin_log(guest: Guest) -> None:
+    """The admin's own log keeps each object's name as it was (``object_repr``): erase it.
+
+    ``change_message`` holds field labels, not values, for a guest; it is cleared anyway, as
+    inline changes quote the related rows' names.
+    """
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Guest, for_concrete_model=False),
+        object_id=str(guest.pk),
+    ).update(
+        object_repr=str(guest)[: LogEntry._meta.get_field("object_repr").max_length],
+        change_message="",
+    )
 
 
 @transaction.atomic
