@@ -16,6 +16,7 @@ from stayos.partitioning.catalog import (
     partitions_being_built,
     table_status,
 )
+from stayos.partitioning.maintenance import PARTITION_TRUNCATE_TRIGGER
 
 # Every audited table must carry these (stayos.triggers.row_triggers).
 REQUIRED_TRIGGERS = ("bump_version", "audit_insert", "audit_update", "audit_delete")
@@ -72,6 +73,15 @@ def partition_checks() -> list[Check]:
                 ", ".join(unguarded) or f"{table.table}_{key}_in_range on every partition",
             )
         )
+        if pgtrigger.registered(f"{table.model._meta.label}:{PARTITION_TRUNCATE_TRIGGER}"):
+            exposed = _partitions_without_truncate_guard(table.table)
+            checks.append(
+                Check(
+                    f"{table.table}: every partition refuses TRUNCATE",
+                    not exposed,
+                    ", ".join(exposed) or "all guarded",
+                )
+            )
         missing = _partitions_missing_indexes(table.table)
         checks.append(
             Check(
@@ -99,6 +109,23 @@ def _partitions_without_key_range(table: str, key: str) -> list[str]:
             ORDER BY 1
             """,
             {"table": table, "name": f"{table}_{key}_in_range"},
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+def _partitions_without_truncate_guard(table: str) -> list[str]:
+    """Partitions with no enabled TRUNCATE-refusing trigger (a disabled one counts as none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT part.relname FROM pg_inherits
+            JOIN pg_class part ON part.oid = inhrelid
+            WHERE inhparent = %s::regclass AND NOT EXISTS (
+                SELECT FROM pg_trigger
+                WHERE tgrelid = part.oid AND tgname = %s AND tgenabled <> 'D')
+            ORDER BY 1
+            """,
+            [table, PARTITION_TRUNCATE_TRIGGER],
         )
         return [name for (name,) in cursor.fetchall()]
 

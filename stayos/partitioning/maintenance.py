@@ -268,6 +268,9 @@ def _maintain_table(table: PartitionedTable, *, retention: bool, result: Result)
             logger.info("partitions: %s (%s row(s) from DEFAULT)", step.describe(), moved)
     if sweep:
         result.applied.append(sweep.describe())
+    guarded = _refuse_truncate_on_partitions(table)
+    if guarded:
+        result.applied.append(f"{table.table}: TRUNCATE refused on {', '.join(guarded)}")
     if not retention:
         return
     # Listed after the sweep, so stray rows already past retention leave tonight.
@@ -276,6 +279,47 @@ def _maintain_table(table: PartitionedTable, *, retention: bool, result: Result)
     result.steps.extend(due)
     for step in due:
         _archive_and_drop(table, step, result)
+
+
+# PostgreSQL runs a partitioned table's TRUNCATE triggers only for a TRUNCATE of the parent;
+# ``TRUNCATE audit_log_2026_dec`` goes past them. So every partition carries its own, which
+# obeys the same pgtrigger.ignore as the parent's (the tests' flush), by the parent's id.
+PARTITION_TRUNCATE_TRIGGER = "append_only_truncate"
+
+
+def _refuse_truncate_on_partitions(table: PartitionedTable) -> list[str]:
+    """Give each partition of an append-only table a TRUNCATE-refusing trigger; returns
+    the partitions that lacked it."""
+    registered = pgtrigger.registered(f"{table.model._meta.label}:{PARTITION_TRUNCATE_TRIGGER}")
+    if not registered:
+        return []
+    ((model, parent_trigger),) = registered
+    with transaction.atomic():
+        _set_lock_timeout()
+        missing = [
+            name
+            for (name,) in _execute(
+                sql.SQL(
+                    "SELECT child.relname FROM pg_inherits"
+                    " JOIN pg_class child ON child.oid = inhrelid"
+                    " WHERE inhparent = {}::regclass AND NOT EXISTS ("
+                    "  SELECT FROM pg_trigger WHERE tgrelid = child.oid AND tgname = {})"
+                    " ORDER BY child.relname"
+                ).format(sql.Literal(table.table), sql.Literal(PARTITION_TRUNCATE_TRIGGER))
+            )
+        ]
+        for name in missing:
+            _execute(
+                sql.SQL(
+                    "CREATE TRIGGER {} BEFORE TRUNCATE ON {} FOR EACH STATEMENT"
+                    " EXECUTE FUNCTION audit_refuse_partition_truncate({})"
+                ).format(
+                    sql.Identifier(PARTITION_TRUNCATE_TRIGGER),
+                    sql.Identifier(name),
+                    sql.Literal(parent_trigger.get_pgid(model)),
+                )
+            )
+    return missing
 
 
 def _set_lock_timeout() -> None:

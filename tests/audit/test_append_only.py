@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pgtrigger
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+from freezegun import freeze_time
 
-from audit.models import AuditSeal
+from audit.models import AuditLog, AuditSeal
+from stayos.partitioning.maintenance import maintain
 from tests.factories import RoomFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +57,52 @@ def _contents() -> dict[str, list]:
             contents[table] = cursor.fetchall()
         assert all(contents.values())  # each has a row the statement could have touched
         return contents
+
+
+def _partitions(table: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT inhrelid::regclass::text FROM pg_inherits"
+            " WHERE inhparent = %s::regclass ORDER BY 1",
+            [table],
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+@pytest.mark.parametrize("table", ["audit_log", "domain_event"])
+def test_it_refuses_to_truncate_any_partition_of_an_append_only_table(table: str):
+    RoomFactory()
+    partitions = _partitions(table)
+    assert f"{table}_default" in partitions and len(partitions) > 1
+    for partition in partitions:
+        with (
+            pytest.raises(DatabaseError, match="append-only table: TRUNCATE refused"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(f"TRUNCATE {partition}")
+    assert AuditLog.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partition_made_later_refuses_truncate_too():
+    RoomFactory()
+    before = set(_partitions("audit_log"))
+    with freeze_time(timezone.now() + relativedelta(years=2)):
+        maintain(retention=False).raise_if_failed()
+    made = sorted(set(_partitions("audit_log")) - before)
+    assert made, "maintenance two years on creates that time's months"
+    for partition in made:
+        with (
+            pytest.raises(DatabaseError, match="TRUNCATE refused"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(f"TRUNCATE {partition}")
+
+
+def test_the_blessed_path_of_the_parent_goes_through_its_partitions():
+    RoomFactory()
+    with pgtrigger.ignore("audit.AuditLog:append_only_truncate"), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE audit_log")
+    assert not AuditLog.objects.exists()

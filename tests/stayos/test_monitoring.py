@@ -153,3 +153,14 @@ def test_health_tells_a_dead_running_maintenance_from_a_live_one(admin_client: C
     assert dead.status_code == 503
     assert dead.json()["last_maintenance"]["status"] == "abandoned"
     assert JobRun.objects.get(pk=run.pk).status == JobRun.Status.RUNNING  # only reported
+
+
+def test_verify_goes_red_when_a_partition_may_be_truncated(admin_client: Client):
+    assert admin_client.get(reverse("monitoring-partition-verify")).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_log_default DISABLE TRIGGER append_only_truncate")
+    red = admin_client.get(reverse("monitoring-partition-verify"))
+    assert red.status_code == 503
+    [check] = [c for c in red.json()["checks"] if not c["ok"]]
+    assert check["name"] == "audit_log: every partition refuses TRUNCATE"
+    assert check["detail"] == "audit_log_default"

@@ -95,7 +95,8 @@ def test_it_sweeps_stray_rows_out_of_default_and_keeps_them():
     assert {"audit_log_2031_may", "audit_log_2031_jul"} <= set(_names())
     assert _count("audit_log_2031_may") == _count("audit_log_2031_jul") == 1
     with connection.cursor() as cursor:
-        # psqlextra's mark (its retention looks for it) and the parent's row triggers.
+        # psqlextra's mark (its retention looks for it), the parent's row triggers and the
+        # partition's own TRUNCATE guard.
         cursor.execute(
             "SELECT obj_description('audit_log_2031_may'::regclass, 'pg_class'),"
             " array(SELECT tgname FROM pg_trigger"
@@ -103,7 +104,8 @@ def test_it_sweeps_stray_rows_out_of_default_and_keeps_them():
         )
         comment, triggers = cursor.fetchone()
     assert comment == AUTO_PARTITIONED_COMMENT
-    assert [name.rsplit("_", 1)[0] for name in triggers] == ["pgtrigger_append_only"]
+    assert triggers[0] == "append_only_truncate"
+    assert [name.rsplit("_", 1)[0] for name in triggers[1:]] == ["pgtrigger_append_only"]
     with (
         pytest.raises(DatabaseError, match="append-only"),
         transaction.atomic(),
