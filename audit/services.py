@@ -9,11 +9,12 @@ from django.db.models import Min
 from django.utils import timezone
 
 from audit.models import AuditEntry, AuditSeal
+from audit.sealing import digest_document, digest_write, last_digest_day, sign, signing_key
 from audit.selectors import chain, day_digest
 
 
 class SealError(ValueError):
-    """A seal that would not hold (a day not over yet)."""
+    """A seal that would not hold (a day not over yet), or seals that went missing."""
 
 
 # Concurrent sealers (beat twice, an operator by hand) take turns on this advisory lock.
@@ -25,11 +26,15 @@ def audit_seal(*, through: datetime.date | None = None) -> list[AuditSeal]:
     """Seal every finished UTC day up to ``through`` (default: yesterday) not sealed yet.
 
     A day is finished once it is over and no transaction that began on it is still open
-    (its rows carry the transaction's start time); later days wait for the next run.
+    (its rows carry the transaction's start time); later days wait for the next run. Each
+    seal is signed with AUDIT_SEAL_KEY and written as a digest file (``audit.sealing``).
+    Seals only move forward: a day at or before the last sealed day, by the database or by
+    the digest files, is never sealed afresh, so deleted seals stay missing for verify.
     """
     today = timezone.now().astimezone(datetime.UTC).date()
     if through is not None and through >= today:
         raise SealError(f"{through} is not over yet: only days before {today} can be sealed.")
+    signing_key()  # no key, no seals: fail before any work
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
         # Only client sessions write audit rows. Autovacuum workers show a transaction start
@@ -44,23 +49,45 @@ def audit_seal(*, through: datetime.date | None = None) -> list[AuditSeal]:
     if oldest_open is not None:
         through = min(through, oldest_open.astimezone(datetime.UTC).date() - datetime.timedelta(1))
     last = AuditSeal.objects.order_by("-day").first()
+    last_file = last_digest_day()
+    if last_file is not None and (last is None or last.day < last_file):
+        # The newest seals are gone from the database but not from the files: sealing on
+        # from the database's last seal would write over that evidence.
+        raise SealError(
+            f"The digest files go up to {last_file} but the database's seals "
+            f"{f'stop at {last.day}' if last else 'are gone'}: seals were deleted. "
+            "Nothing sealed; run `manage.py audit verify`."
+        )
     if last is not None:
-        day, previous = last.day + datetime.timedelta(days=1), last.seal
+        day, previous, previous_signature = (
+            last.day + datetime.timedelta(days=1),
+            last.seal,
+            last.signature,
+        )
     else:
         first = AuditEntry.objects.aggregate(first=Min("occurred_at"))["first"]
         if first is None:
             return []
-        day, previous = first.astimezone(datetime.UTC).date(), ""
+        day, previous, previous_signature = first.astimezone(datetime.UTC).date(), "", ""
     sealed = []
     while day <= through:
         digest = day_digest(day)
-        seal = AuditSeal.objects.create(
+        seal = AuditSeal(
             day=day,
             row_count=digest.row_count,
             rows_digest=digest.rows_digest,
             previous_seal=previous,
             seal=chain(previous, digest),
         )
+        sign(seal, previous_signature=previous_signature)
+        seal.save(force_insert=True)
+        # Written before the commit: if the commit then fails, the next run makes the very
+        # same file again (Ed25519 signatures are deterministic), which digest_write accepts.
+        digest_write(day, digest_document(seal, previous_signature=previous_signature))
         sealed.append(seal)
-        day, previous = day + datetime.timedelta(days=1), seal.seal
+        day, previous, previous_signature = (
+            day + datetime.timedelta(days=1),
+            seal.seal,
+            seal.signature,
+        )
     return sealed

@@ -67,7 +67,7 @@ def test_verify_passes_on_an_untouched_log(capsys):
     seal = AuditSeal.objects.get(day=_today())
     assert seal.row_count >= 3
     call_command("audit", "verify")
-    assert "1 sealed day(s) verified." in capsys.readouterr().out
+    assert "1 sealed day(s) verified:" in capsys.readouterr().out
 
 
 def test_sealing_twice_adds_nothing():
