@@ -55,7 +55,8 @@ def audit_seal(*, through: datetime.date | None = None) -> list[AuditSeal]:
         # from the database's last seal would write over that evidence.
         raise SealError(
             f"The digest files go up to {last_file} but the database's seals "
-            f"{f'stop at {last.day}' if last else 'are gone'}: seals were deleted. "
+            f"{f'stop at {last.day}' if last else 'are gone'}: seals were deleted (or a digest "
+            "file was planted). "
             "Nothing sealed; run `manage.py audit verify`."
         )
     if last is not None:
