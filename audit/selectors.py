@@ -233,7 +233,9 @@ def seals_verify(*, since: datetime.date | None = None) -> list[SealCheck]:
     def fail(day: datetime.date, problem: str) -> None:
         problems.setdefault(day, []).append(problem)
 
-    rows_days = set(days_with_rows())
+    # Days inside the sealed span either have a seal (their rows are hashed below) or are
+    # reported as skipped: only rows outside it need looking for.
+    rows_days = days_with_rows(outside=(seals[0].day, seals[-1].day) if seals else None)
     previous: AuditSeal | None = None
     for seal in seals:
         previous_seal = previous.seal if previous else ""
@@ -241,8 +243,7 @@ def seals_verify(*, since: datetime.date | None = None) -> list[SealCheck]:
         if previous is not None:
             skipped = _days_between(previous.day, seal.day)
             for day in skipped:
-                if day not in rows_days:  # those are reported below, with their rows
-                    fail(day, f"it has no seal: the seals skip from {previous.day} to {seal.day}")
+                fail(day, f"it has no seal: the seals skip from {previous.day} to {seal.day}")
         if seal.previous_seal != previous_seal:
             fail(seal.day, "its link to the previous day's seal is broken")
         problem = signature_problem(seal, previous_signature=previous_signature, keys=keys)
@@ -311,27 +312,29 @@ def _days_between(first: datetime.date, last: datetime.date) -> list[datetime.da
     return [first + datetime.timedelta(days=n) for n in range(1, (last - first).days)]
 
 
-def days_with_rows() -> list[datetime.date]:
-    """Every UTC day that has audit rows, DEFAULT partition included.
+def days_with_rows(
+    *, outside: tuple[datetime.date, datetime.date] | None = None
+) -> set[datetime.date]:
+    """Every UTC day that has audit rows (DEFAULT partition included), or only those outside
+    the days ``outside`` spans (first and last day included).
 
-    A loose index scan: one probe of the (occurred_at, id) primary key per day that has rows,
-    so it costs days, not rows (a busy month is 30 probes, not a scan of its rows).
+    audit_log has no index leading with occurred_at (its key is (id, occurred_at)), so this
+    reads the rows it looks at: a month of 1M rows takes ~0.25 s. With ``outside``, partition
+    pruning leaves only the edge months, DEFAULT and anything older than the span: verify
+    hashes the days inside it anyway.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            WITH RECURSIVE days(day) AS (
-                SELECT (min(occurred_at) AT TIME ZONE 'UTC')::date FROM audit_log
-                UNION ALL
-                SELECT (
-                    SELECT (min(occurred_at) AT TIME ZONE 'UTC')::date FROM audit_log
-                    WHERE occurred_at >= ((days.day + 1)::timestamp AT TIME ZONE 'UTC')
-                ) FROM days WHERE days.day IS NOT NULL
-            )
-            SELECT day FROM days WHERE day IS NOT NULL
-            """
+    query = "SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date FROM audit_log"
+    params: list = []
+    if outside is not None:
+        first, last = (
+            datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
+            for day in outside
         )
-        return [day for (day,) in cursor.fetchall()]
+        query += " WHERE occurred_at < %s OR occurred_at >= %s"
+        params = [first, last + datetime.timedelta(days=1)]
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return {day for (day,) in cursor.fetchall()}
 
 
 def _months_without_partition(
