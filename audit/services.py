@@ -9,7 +9,15 @@ from django.db.models import Min
 from django.utils import timezone
 
 from audit.models import AuditEntry, AuditSeal
-from audit.sealing import digest_document, digest_write, last_digest_day, sign, signing_key
+from audit.sealing import (
+    digest_document,
+    digest_write,
+    last_digest_day,
+    sign,
+    signature_problem,
+    signing_key,
+    verifying_keys,
+)
 from audit.selectors import chain, day_digest
 
 
@@ -30,6 +38,8 @@ def audit_seal(*, through: datetime.date | None = None) -> list[AuditSeal]:
     seal is signed with AUDIT_SEAL_KEY and written as a digest file (``audit.sealing``).
     Seals only move forward: a day at or before the last sealed day, by the database or by
     the digest files, is never sealed afresh, so deleted seals stay missing for verify.
+    The digest files are written once the seals are committed (a file never claims a seal
+    the database does not have); a run that stopped in between is caught up by the next.
     """
     today = timezone.now().astimezone(datetime.UTC).date()
     if through is not None and through >= today:
@@ -59,6 +69,7 @@ def audit_seal(*, through: datetime.date | None = None) -> list[AuditSeal]:
             "file was planted). "
             "Nothing sealed; run `manage.py audit verify`."
         )
+    audit_digest_files_catch_up()
     if last is not None:
         day, previous, previous_signature = (
             last.day + datetime.timedelta(days=1),
@@ -82,13 +93,40 @@ def audit_seal(*, through: datetime.date | None = None) -> list[AuditSeal]:
         )
         sign(seal, previous_signature=previous_signature)
         seal.save(force_insert=True)
-        # Written before the commit: if the commit then fails, the next run makes the very
-        # same file again (Ed25519 signatures are deterministic), which digest_write accepts.
-        digest_write(day, digest_document(seal, previous_signature=previous_signature))
         sealed.append(seal)
         day, previous, previous_signature = (
             day + datetime.timedelta(days=1),
             seal.seal,
             seal.signature,
         )
+    if sealed:
+        transaction.on_commit(audit_digest_files_catch_up)
     return sealed
+
+
+def audit_digest_files_catch_up() -> list[datetime.date]:
+    """Write the digest files of the newest seals that have none yet; return their days.
+
+    Only seals after the last digest file, and only while their signatures hold: a file
+    missing in the middle, or a seal that does not verify, is left for verify to report.
+    Writing a file again with the same content is harmless (digest_write), so two runs
+    catching up at once agree.
+    """
+    keys = verifying_keys()
+    last_file = last_digest_day()
+    seals = AuditSeal.objects.order_by("day")
+    if last_file is not None:
+        seals = seals.filter(day__gte=last_file)
+    previous: AuditSeal | None = None
+    written = []
+    for seal in seals:
+        previous_signature = previous.signature if previous else ""
+        if last_file is None or seal.day > last_file:
+            if previous is not None and seal.previous_seal != previous.seal:
+                break
+            if signature_problem(seal, previous_signature=previous_signature, keys=keys):
+                break
+            digest_write(seal.day, digest_document(seal, previous_signature=previous_signature))
+            written.append(seal.day)
+        previous = seal
+    return written

@@ -15,6 +15,7 @@ import pgtrigger
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import TestCase
 from freezegun import freeze_time
 
 from audit.models import AuditSeal, JobRun
@@ -63,7 +64,10 @@ def _audit_row(day: datetime.date) -> None:
 def _seal_today() -> str:
     """The nightly seal, run tomorrow: every day up to today is then over."""
     out = io.StringIO()
-    with freeze_time(_noon(_today() + datetime.timedelta(days=1))):
+    with (
+        freeze_time(_noon(_today() + datetime.timedelta(days=1))),
+        TestCase.captureOnCommitCallbacks(execute=True),  # the digest files, after commit
+    ):
         call_command("audit", "seal", stdout=out)
     return out.getvalue()
 
@@ -315,3 +319,42 @@ def test_generate_key_prints_a_key_that_signs_seals(settings):
     settings.AUDIT_SEAL_KEY = line.removeprefix("AUDIT_SEAL_KEY=")
     _sealed_three_days()
     call_command("audit", "verify", stdout=io.StringIO())
+
+
+def test_a_seal_run_that_stopped_before_writing_its_files_is_caught_up_by_the_next():
+    _sealed_three_days()
+    for day in (_days_ago(1), _today()):  # committed, then the worker died
+        digest_path(day).unlink()
+    assert f"Audit log altered on {_today()}: its digest file is missing" in _verify_fails()
+    assert "Sealed 0 day(s)." in _seal_today()
+    call_command("audit", "verify", stdout=io.StringIO())
+
+
+def test_catching_up_never_writes_the_file_of_a_forged_seal():
+    _sealed_three_days()
+    digest_path(_today()).unlink()
+    with pgtrigger.ignore(SEAL_APPEND_ONLY):
+        AuditSeal.objects.filter(day=_today()).update(row_count=0)
+    _seal_today()
+    assert not digest_path(_today()).exists()
+    assert f"Audit log altered on {_today()}: its seal's signature does not hold" in (
+        _verify_fails()
+    )
+
+
+def test_verify_allows_today_and_a_yesterday_not_sealed_yet_but_not_the_day_before(capsys):
+    _audit_row(_days_ago(1))
+    RoomFactory()
+    call_command("audit", "verify")
+    assert "0 sealed day(s) verified" in capsys.readouterr().out
+
+    _audit_row(_days_ago(2))
+    output = _verify_fails()
+    assert f"Audit log altered on {_days_ago(2)}: it has audit rows but no seal." in output
+    assert _days_ago(1).isoformat() not in output
+
+
+def test_verify_fails_on_a_row_dated_after_the_last_seal_that_is_not_today():
+    _sealed_three_days()
+    _audit_row(datetime.date(2032, 3, 3))
+    assert "Audit log altered on 2032-03-03: it has audit rows but no seal." in _verify_fails()
