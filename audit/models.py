@@ -182,7 +182,11 @@ class AuditEntry(ContextColumns):
 
 
 class AuditSeal(models.Model):
-    """A day's audit rows hashed, chained to the day before: tampering shows on verify."""
+    """A day's audit rows hashed, chained to the day before, signed: tampering shows on verify.
+
+    The signature is made with AUDIT_SEAL_KEY, outside the database (``audit.sealing``), so
+    rewriting this table cannot produce a seal that verifies.
+    """
 
     day = models.DateField(primary_key=True)
     row_count = models.BigIntegerField()
@@ -190,6 +194,13 @@ class AuditSeal(models.Model):
     previous_seal = models.CharField(max_length=64, blank=True)
     seal = models.CharField(max_length=64, help_text="SHA-256 of previous seal + rows digest.")
     sealed_at = models.DateTimeField(db_default=TransactionNow())
+    # Empty only on seals made before seals were signed: verify reports them as unsigned.
+    signature = models.CharField(
+        max_length=88, blank=True, db_default="", help_text="Ed25519 signature, base64."
+    )
+    key_fingerprint = models.CharField(
+        max_length=64, blank=True, db_default="", help_text="SHA-256 of the signing public key."
+    )
 
     class Meta:
         db_table = "audit_seal"

@@ -8,13 +8,16 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models
 from django.utils import timezone
 
 from audit.models import Action, AuditEntry, AuditSeal
+from audit.sealing import digest_document, digest_files, signature_problem, verifying_keys
 from audit.triggers import redacted_columns
+from stayos.partitioning.catalog import table_partitions
 
 # Columns that say nothing a person changed (see audit.triggers.BOOKKEEPING_FIELDS).
 HIDDEN_COLUMNS = {"version", "updated_at", "updated_by_id", "created_at", "created_by_id", "id"}
@@ -208,40 +211,162 @@ class SealCheck:
 
 
 def seals_verify(*, since: datetime.date | None = None) -> list[SealCheck]:
-    """Recompute every sealed day from ``since`` on; the first failure ends the check."""
-    seals = AuditSeal.objects.order_by("day")
-    previous = ""
-    if since is not None:
-        before = seals.filter(day__lt=since).order_by("-day").first()
-        previous = before.seal if before else ""
-        seals = seals.filter(day__gte=since)
+    """Check every seal and every day with audit rows; one failed check per problem.
+
+    Fails a day when its seal's signature or its link in the chain does not hold, when it has
+    audit rows but no seal (today and a yesterday not sealed yet excepted; rows dated before
+    the first seal included), when the seals skip it, when the database's seal and the day's
+    digest file disagree or one of them is missing, when its rows (inside retention) no
+    longer hash to the seal, or when the partition holding its month is gone. ``since``
+    limits the report (and the rows recomputed) to days from then on; signatures, the chain
+    and the digest files are checked whole, which is cheap. Raises SealKeyError without a
+    public key to check signatures with.
+    """
+    keys = verifying_keys()
+    today = timezone.now().astimezone(datetime.UTC).date()
+    seals = list(AuditSeal.objects.order_by("day"))
+    sealed_days = {seal.day for seal in seals}
+    files = digest_files()
     archived_before = retention_start()
-    checks = []
+    problems: dict[datetime.date, list[str]] = {}
+
+    def fail(day: datetime.date, problem: str) -> None:
+        problems.setdefault(day, []).append(problem)
+
+    # Days inside the sealed span either have a seal (their rows are hashed below) or are
+    # reported as skipped: only rows outside it need looking for.
+    rows_days = days_with_rows(outside=(seals[0].day, seals[-1].day) if seals else None)
+    previous: AuditSeal | None = None
     for seal in seals:
-        if seal.day < archived_before:
-            # The day's partition was archived and dropped past retention (the archive has
-            # its own checksum): only the chain can still be checked.
-            digest = DayDigest(
-                day=seal.day, row_count=seal.row_count, rows_digest=seal.rows_digest
-            )
-        else:
+        previous_seal = previous.seal if previous else ""
+        previous_signature = previous.signature if previous else ""
+        if previous is not None:
+            skipped = _days_between(previous.day, seal.day)
+            for day in skipped:
+                fail(day, f"it has no seal: the seals skip from {previous.day} to {seal.day}")
+        if seal.previous_seal != previous_seal:
+            fail(seal.day, "its link to the previous day's seal is broken")
+        problem = signature_problem(seal, previous_signature=previous_signature, keys=keys)
+        if problem:
+            fail(seal.day, problem)
+        recorded = DayDigest(day=seal.day, row_count=seal.row_count, rows_digest=seal.rows_digest)
+        if chain(seal.previous_seal, recorded) != seal.seal:
+            fail(seal.day, "the seal itself was altered")
+        if seal.day >= archived_before and (since is None or seal.day >= since):
+            # Days before retention were archived and dropped (the archive has its own
+            # checksum): only their signed chain can still be checked.
             digest = day_digest(seal.day)
-        if seal.previous_seal != previous:
-            problem = "its link to the previous day's seal is broken"
-        elif (digest.row_count, digest.rows_digest) != (seal.row_count, seal.rows_digest):
-            problem = (
-                f"its audit rows no longer match the seal ({digest.row_count} rows now, "
-                f"{seal.row_count} when sealed)"
-            )
-        elif chain(previous, digest) != seal.seal:
-            problem = "the seal itself was altered"
-        else:
-            checks.append(SealCheck(day=seal.day, ok=True))
-            previous = seal.seal
-            continue
-        checks.append(SealCheck(day=seal.day, ok=False, problem=problem))
-        break
+            if (digest.row_count, digest.rows_digest) != (seal.row_count, seal.rows_digest):
+                fail(
+                    seal.day,
+                    f"its audit rows no longer match the seal ({digest.row_count} rows now, "
+                    f"{seal.row_count} when sealed)",
+                )
+        document = digest_document(seal, previous_signature=previous_signature)
+        if seal.day not in files:
+            fail(seal.day, "its digest file is missing from AUDIT_DIGEST_DIR")
+        elif files[seal.day] != document:
+            fail(seal.day, "its digest file and the database's seal disagree")
+        previous = seal
+
+    for day in sorted(set(files) - sealed_days):
+        fail(day, "its digest file exists but the database has no seal for it (deleted)")
+
+    last_sealed = max(sealed_days | set(files), default=None)
+    yesterday = today - datetime.timedelta(days=1)
+    not_due = (
+        {today} if last_sealed is not None and last_sealed >= yesterday else {today, yesterday}
+    )
+    first_sealed = min(sealed_days, default=None)
+    for day in sorted(rows_days - sealed_days - not_due):
+        before_first = first_sealed is not None and day < first_sealed
+        fail(
+            day,
+            "it has audit rows but no seal" + (" (before the first seal)" if before_first else ""),
+        )
+
+    for month, days in _months_without_partition(
+        [seal for seal in seals if seal.day >= archived_before]
+    ).items():
+        fail(
+            days[0],
+            f"the audit_log partition for {month:%Y-%m} is missing (detached or dropped); "
+            f"sealed days {days[0]} to {days[-1]}",
+        )
+
+    checks = [
+        SealCheck(day=day, ok=False, problem=problem)
+        for day in sorted(problems)
+        for problem in problems[day]
+        if since is None or day >= since
+    ]
+    checks += [
+        SealCheck(day=seal.day, ok=True)
+        for seal in seals
+        if seal.day not in problems and (since is None or seal.day >= since)
+    ]
     return checks
+
+
+def _days_between(first: datetime.date, last: datetime.date) -> list[datetime.date]:
+    return [first + datetime.timedelta(days=n) for n in range(1, (last - first).days)]
+
+
+def days_with_rows(
+    *, outside: tuple[datetime.date, datetime.date] | None = None
+) -> set[datetime.date]:
+    """Every UTC day that has audit rows (DEFAULT partition included), or only those outside
+    the days ``outside`` spans (first and last day included).
+
+    audit_log has no index leading with occurred_at (its key is (id, occurred_at)), so this
+    reads the rows it looks at: a month of 1M rows takes ~0.25 s. With ``outside``, partition
+    pruning leaves only the edge months, DEFAULT and anything older than the span: verify
+    hashes the days inside it anyway.
+    """
+    query = "SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date FROM audit_log"
+    params: list = []
+    if outside is not None:
+        first, last = (
+            datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
+            for day in outside
+        )
+        query += " WHERE occurred_at < %s OR occurred_at >= %s"
+        params = [first, last + datetime.timedelta(days=1)]
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return {day for (day,) in cursor.fetchall()}
+
+
+def _months_without_partition(
+    seals: list[AuditSeal],
+) -> dict[datetime.date, list[datetime.date]]:
+    """Sealed months inside retention whose audit_log partition is gone, with their days.
+
+    A month no range partition covers is missing when it is a hole between covered months,
+    or when its seals counted rows and none are left anywhere (DEFAULT included). Other
+    uncovered months are legitimate: rows written before maintenance first ran sit in
+    DEFAULT until it sweeps them out.
+    """
+    ranges = [
+        (p.start, p.end) for p in table_partitions(AuditEntry._meta.db_table) if not p.is_default
+    ]
+    by_month: dict[datetime.date, list[AuditSeal]] = {}
+    for seal in seals:
+        by_month.setdefault(seal.day.replace(day=1), []).append(seal)
+    missing = {}
+    for month, month_seals in by_month.items():
+        start = datetime.datetime.combine(month, datetime.time.min, tzinfo=datetime.UTC)
+        if any(low <= start < high for low, high in ranges):
+            continue
+        hole = any(high <= start for _, high in ranges) and any(low > start for low, _ in ranges)
+        if hole or (
+            any(seal.row_count for seal in month_seals)
+            and not AuditEntry.objects.filter(
+                occurred_at__gte=start, occurred_at__lt=start + relativedelta(months=1)
+            ).exists()
+        ):
+            missing[month] = [seal.day for seal in month_seals]
+    return missing
 
 
 def retention_start() -> datetime.date:

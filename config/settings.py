@@ -166,6 +166,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 GUEST_PII_KEYS = env.list("GUEST_PII_KEYS", default=[])
 GUEST_PII_INDEX_KEY = env.str("GUEST_PII_INDEX_KEY", default="")
 
+# Audit seals are signed with Ed25519 under AUDIT_SEAL_KEY (base64 of the 32-byte private key,
+# `manage.py audit generate_key`), which PostgreSQL never sees: someone who can rewrite the
+# database cannot forge a seal. AUDIT_SEAL_PUBLIC_KEYS (base64 public keys) are also accepted
+# by `audit verify`: keys retired by a rotation, or all a verifier holds without the private
+# key. Each day's seal is also written as a digest file under AUDIT_DIGEST_DIR, outside the
+# database (keep it on other storage, or copy it off the host, to make it worth more).
+AUDIT_SEAL_KEY = env.str("AUDIT_SEAL_KEY", default="")
+AUDIT_SEAL_PUBLIC_KEYS = env.list("AUDIT_SEAL_PUBLIC_KEYS", default=[])
+AUDIT_DIGEST_DIR = Path(
+    env.str("AUDIT_DIGEST_DIR", default=str(BASE_DIR / ".local" / "audit-digests"))
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -76,17 +76,27 @@ start_redis() {
 
 write_env() {
   mkdir -p "$LOCAL"
+  # Keys and the env file that carries them are readable by their owner only (0600).
+  local previous_umask
+  previous_umask=$(umask)
+  umask 077
   # A development-only secret, generated once per checkout and never committed.
   [ -f "$LOCAL/secret_key" ] || head -c 48 /dev/urandom | base64 | tr -d '\n/+=' > "$LOCAL/secret_key"
   # Development-only keys for guests' personal data (AES-256-GCM and the blind index), the
   # same way: generated once per checkout, never committed.
   [ -f "$LOCAL/guest_pii_key" ] || echo "dev1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')" > "$LOCAL/guest_pii_key"
   [ -f "$LOCAL/guest_pii_index_key" ] || head -c 32 /dev/urandom | base64 | tr -d '\n' > "$LOCAL/guest_pii_index_key"
+  # Development-only Ed25519 key that signs the audit seals: 32 random bytes are a valid
+  # private key (what `manage.py audit generate_key` prints, without needing the venv).
+  [ -f "$LOCAL/audit_seal_key" ] || head -c 32 /dev/urandom | base64 | tr -d '\n' > "$LOCAL/audit_seal_key"
+  # Files made before the umask above was set (older checkouts) are tightened too.
+  chmod 600 "$LOCAL/secret_key" "$LOCAL/guest_pii_key" "$LOCAL/guest_pii_index_key" "$LOCAL/audit_seal_key"
   {
     echo "# Written by scripts/services.sh; values in the real environment win."
     echo "SECRET_KEY=$(cat "$LOCAL/secret_key")"
     echo "GUEST_PII_KEYS=$(cat "$LOCAL/guest_pii_key")"
     echo "GUEST_PII_INDEX_KEY=$(cat "$LOCAL/guest_pii_index_key")"
+    echo "AUDIT_SEAL_KEY=$(cat "$LOCAL/audit_seal_key")"
     # A checkout serves plain http on 127.0.0.1 (make run, the test servers, the browser test):
     # no redirect to https, cookies sent over http, no HSTS. Production keeps the defaults.
     echo "SECURE_SSL_REDIRECT=false"
@@ -96,6 +106,8 @@ write_env() {
     [ -n "${DATABASE_URL:-}" ] || echo "DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/stayos"
     [ -n "${REDIS_URL:-}" ] || echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
   } > "$LOCAL/env"
+  chmod 600 "$LOCAL/env"
+  umask "$previous_umask"
 }
 
 case "${1:-}" in

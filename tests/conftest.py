@@ -72,3 +72,10 @@ def _drop_partitions_a_transactional_test_made(request):
     with connection.cursor() as cursor:
         for name in sorted(_partitions() - before):
             cursor.execute(f'DROP TABLE "{name}"')
+
+
+@pytest.fixture(autouse=True)
+def _audit_digest_files_per_test(settings, tmp_path):
+    """Each test seals into its own digest folder: files outlive the test's transaction, and
+    a day sealed again by a later test (other rows, same day) would be a digest conflict."""
+    settings.AUDIT_DIGEST_DIR = tmp_path / "audit-digests"

@@ -10,6 +10,7 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import TestCase
 from freezegun import freeze_time
 
 from audit.models import AuditSeal
@@ -36,7 +37,10 @@ def _noon(day: datetime.date) -> datetime.datetime:
 
 def _seal_today() -> None:
     """The nightly seal, run tomorrow: today is then a finished day."""
-    with freeze_time(_noon(_today() + datetime.timedelta(days=1))):
+    with (
+        freeze_time(_noon(_today() + datetime.timedelta(days=1))),
+        TestCase.captureOnCommitCallbacks(execute=True),  # the digest files, after commit
+    ):
         call_command("audit", "seal", stdout=io.StringIO())
 
 
@@ -67,7 +71,7 @@ def test_verify_passes_on_an_untouched_log(capsys):
     seal = AuditSeal.objects.get(day=_today())
     assert seal.row_count >= 3
     call_command("audit", "verify")
-    assert "1 sealed day(s) verified." in capsys.readouterr().out
+    assert "1 sealed day(s) verified:" in capsys.readouterr().out
 
 
 def test_sealing_twice_adds_nothing():
