@@ -111,7 +111,7 @@ class PossibleDuplicateFilter(ChoiceListFilter):
 
 
 class VipLevelFilter(ChoiceListFilter):
-    """VIP levels 0–5 (guests_guest_vip_level_range), not a DISTINCT over every guest."""
+    """VIP levels 0 to 5 (guests_guest_vip_level_range), not a DISTINCT over every guest."""
 
     title = "VIP level"
     parameter_name = "vip_level"
