@@ -312,6 +312,17 @@ class RecentFilter(admin.FieldListFilter):
     def narrows(self) -> bool:
         return self.custom_range or self.period != "any"
 
+    @staticmethod
+    def _moment(value: str) -> datetime.datetime:
+        """``2026-11-24`` (midnight) or an ISO date and time, in the current time zone."""
+        try:
+            moment = datetime.datetime.fromisoformat(value)
+        except ValueError as error:
+            raise IncorrectLookupParameters(f"Not a date: {value!r}") from error
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment
+
     def window(self) -> tuple[datetime.datetime, datetime.datetime] | None:
         """The chosen period as [start, end), aware, midnights in the current time zone."""
         if self.period == "any":
@@ -331,7 +342,11 @@ class RecentFilter(admin.FieldListFilter):
 
     def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
         if self.custom_range:
-            bounds = {key: self._value(key) for key in (self.gte, self.lt) if self._value(key)}
+            bounds = {
+                key: self._moment(self._value(key))
+                for key in (self.gte, self.lt)
+                if self._value(key)
+            }
             try:
                 return queryset.filter(**bounds)
             except (ValueError, ValidationError) as error:
