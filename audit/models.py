@@ -286,8 +286,8 @@ class JobRun(models.Model):
         indexes = [
             # "When did this job last run, and how?": the health endpoint and the admin list.
             models.Index(fields=["job", "-started_at"], name="audit_job_run_latest"),
-            # The job runs list: newest first within a window.
-            models.Index(fields=["started_at"], name="audit_job_run_started"),
+            # The job runs list: newest first within a window (the admin adds -id to the order).
+            models.Index(fields=["started_at", "id"], name="audit_job_run_started"),
         ]
 
     def __str__(self) -> str:
