@@ -160,10 +160,17 @@ class ScaledChangeList(ChangeList):
     """Django's changelist with the counting done by ``CappedCountPaginator``."""
 
     def is_filtered(self) -> bool:
-        """Whether the staff narrowed the list (filter, search, lookup) or a filter narrows
-        it by default (``RecentFilter``'s window)."""
-        narrowed = any(key not in _NOT_FILTERS for key in self.params) or bool(self.query)
-        return narrowed or any(getattr(spec, "narrows", False) for spec in self.filter_specs)
+        """Whether the list shows less than the whole table: a search, a filter that narrows
+        (``RecentFilter``'s window does by default, its "any time" does not), or a lookup
+        typed in the URL (``?company__id__exact=…``)."""
+        if self.query:
+            return True
+        consumed = set()
+        for spec in self.filter_specs:
+            consumed.update(spec.expected_parameters())
+            if getattr(spec, "narrows", bool(getattr(spec, "used_parameters", None))):
+                return True
+        return any(key not in _NOT_FILTERS and key not in consumed for key in self.params)
 
     def get_results(self, request: HttpRequest) -> None:
         estimate = None if self.is_filtered() else estimated_rows(self.model._meta.db_table)

@@ -192,3 +192,23 @@ def test_page_links_stop_at_the_cap(admin_client: Client, cap_of_five, monkeypat
     response = admin_client.get(url + "&p=4")
     assert response.status_code == 302
     assert dict(parse_qsl(response.url.split("?", 1)[1])).get("e") == "1"
+
+
+def test_every_indexed_values_filter_walks_an_index():
+    from audit.admin_lists import IndexedValuesFilter
+
+    walked = [
+        (model, field)
+        for model, model_admin in ADMINS
+        for field, filter_class in (
+            spec for spec in model_admin.list_filter if isinstance(spec, tuple)
+        )
+        if filter_class is IndexedValuesFilter
+    ]
+    assert walked
+    with connection.cursor() as cursor:
+        for model, field in walked:
+            column = model._meta.get_field(field).column
+            constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+            leading = {c["columns"][0] for c in constraints.values() if c["index"]}
+            assert column in leading, f"{model._meta.label}.{field} leads no index"
