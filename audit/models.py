@@ -137,6 +137,9 @@ class AuditLog(PostgresPartitionedModel, ContextColumns):
             partition_key_in_range("audit_log", "occurred_at"),
         ]
         indexes = [
+            # The audit browser: newest first within a window (read backwards, partition by
+            # partition, stopping after one page).
+            models.Index(fields=["occurred_at", "id"], name="audit_log_time"),
             # "History of this row": the History page of every object.
             models.Index(fields=["table_name", "row_id", "occurred_at"], name="audit_log_row"),
             # "What did this user do between two times".
@@ -236,6 +239,8 @@ class DomainEvent(PostgresPartitionedModel, ContextColumns):
             partition_key_in_range("domain_event", "occurred_at"),
         ]
         indexes = [
+            # The events browser: newest first within a window (see audit_log_time).
+            models.Index(fields=["occurred_at", "id"], name="domain_event_time"),
             # The event stream of one aggregate (a reservation's story, a room's).
             models.Index(
                 fields=["aggregate_type", "aggregate_id", "occurred_at"],
@@ -292,6 +297,8 @@ class JobRun(models.Model):
         indexes = [
             # "When did this job last run, and how?": the health endpoint and the admin list.
             models.Index(fields=["job", "-started_at"], name="audit_job_run_latest"),
+            # The job runs list: newest first within a window (the admin adds -id to the order).
+            models.Index(fields=["started_at", "id"], name="audit_job_run_started"),
         ]
 
     def __str__(self) -> str:

@@ -12,10 +12,11 @@ from django.contrib.admin.views.main import ORDER_VAR
 from django.contrib.admin.widgets import AdminDateWidget, AdminTextInputWidget
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 
@@ -103,10 +104,26 @@ class PossibleDuplicateFilter(ChoiceListFilter):
         return [("yes", "Possible duplicates")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        # Only when chosen: it compares the whole guest table (a self-join through the
+        # e-mail and name indexes, at most 500 pairs), the one list page whose cost grows
+        # with the guests. Staff open it on purpose, not on every page.
         if self.value() != "yes":
             return queryset
         ids = {guest.pk for pair in guest_duplicates() for guest in (pair.first, pair.second)}
         return queryset.filter(pk__in=ids)
+
+
+class VipLevelFilter(ChoiceListFilter):
+    """VIP levels 0 to 5 (guests_guest_vip_level_range), not a DISTINCT over every guest."""
+
+    title = "VIP level"
+    parameter_name = "vip_level"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [(str(level), f"VIP {level}" if level else "Not a VIP") for level in range(6)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(vip_level=self.value()) if self.value() else queryset
 
 
 class ContactForGroupsInline(TrackedInline):
@@ -191,11 +208,12 @@ class GuestAdmin(PropertyScopedAdmin):
         "property",
         "last_stay_on",
     )
+    # No company filter: a sidebar listing every company would grow with them. The company
+    # list's guest count links here filtered by company (?company__id__exact=<id>).
     list_filter = (
         "property",
         "kind",
-        "vip_level",
-        "company",
+        VipLevelFilter,
         "marketing_consent",
         PossibleDuplicateFilter,
         DeletedFilter,
@@ -305,15 +323,16 @@ class CompanyAdmin(PropertyScopedAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(guest_count=Count("guests", filter=Q(guests__deleted_at__isnull=True)))
-        )
+        # A count per company shown (a subquery on guests_guest.company_id), not a join
+        # grouping every guest of the group on every page.
+        guests = Guest.objects.filter(company=OuterRef("pk")).values("company")
+        count = Subquery(guests.annotate(count=Count("*")).values("count"))
+        return super().get_queryset(request).annotate(guest_count=Coalesce(count, 0))
 
     @admin.display(description="guests", ordering="guest_count")
-    def guest_count(self, obj: Company) -> int:
-        return obj.guest_count
+    def guest_count(self, obj: Company) -> str:
+        url = reverse("admin:guests_guest_changelist") + f"?company__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj.guest_count)
 
 
 @admin.register(GuestGroup)
@@ -327,11 +346,11 @@ class GuestGroupAdmin(PropertyScopedAdmin):
         "contact",
         "company",
     )
+    # No date hierarchy: its year and month links are a DISTINCT over every group.
     list_filter = ("property", "arrival_date", DeletedFilter)
     list_select_related = ("property", "contact", "company")
     search_fields = ("name",)
     autocomplete_fields = ("contact", "company")
-    date_hierarchy = "arrival_date"
     fieldsets = [
         (None, {"fields": ("property", "name", "contact", "company")}),
         ("Stay", {"fields": ("arrival_date", "departure_date", "expected_size", "notes")}),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0005_sane_partition_keys'),
+        ('audit', '0006_partition_truncate_guard'),
     ]
 
     operations = [

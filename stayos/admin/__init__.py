@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
@@ -12,6 +12,7 @@ from stayos.admin import periodic_tasks  # noqa: F401  (re-registers the beat sc
 from stayos.admin.base import (
     ChoiceListFilter,
     DeletedFilter,
+    IndexedValuesFilter,
     PropertyScopedAdmin,
     TrackedAdmin,
     TrackedInline,
@@ -20,6 +21,12 @@ from stayos.admin.base import (
 from stayos.models import Amenity, Property, RatePlan, RatePlanSeason, Room, RoomType
 
 __all__ = ["PropertyScopedAdmin", "TrackedAdmin", "TrackedInline", "VersionedModelForm"]
+
+
+def _live_count(model: type, field: str) -> Coalesce:
+    """Live ``model`` rows pointing at each listed row through ``field``, one subquery per row."""
+    rows = model.objects.filter(**{field: OuterRef("pk")}).values(field)
+    return Coalesce(Subquery(rows.annotate(count=Count("*")).values("count")), 0)
 
 
 @admin.register(Property)
@@ -83,11 +90,8 @@ class RoomTypeAdmin(PropertyScopedAdmin):
     inlines = [RoomInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(room_count=Count("rooms", filter=Q(rooms__deleted_at__isnull=True)))
-        )
+        # A count per row shown (a subquery), not a join grouping every room of the group.
+        return super().get_queryset(request).annotate(room_count=_live_count(Room, "room_type"))
 
     @admin.display(description="rooms", ordering="room_count")
     def room_count(self, obj: RoomType) -> int:
@@ -140,7 +144,8 @@ class RoomAdmin(PropertyScopedAdmin):
         "property",
         "housekeeping_status",
         "room_type",
-        "floor",
+        # The floors walked through stayos_room_floor, not a DISTINCT over every room.
+        ("floor", IndexedValuesFilter),
         AccessibilityFilter,
         DeletedFilter,
     )

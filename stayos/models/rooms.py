@@ -174,6 +174,8 @@ class Room(PropertyScopedModel):
                 condition=Q(deleted_at__isnull=True),
                 name="stayos_room_status_board",
             ),
+            # The room list's floor filter walks the floors through it (IndexedValuesFilter).
+            models.Index(fields=["floor"], name="stayos_room_floor"),
         ]
 
     def __str__(self) -> str:
