@@ -127,12 +127,12 @@ class ProgressBar:
         self.started = time.monotonic()
         self.drawn = False
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, note: str = "") -> None:
         filled = self.WIDTH * done // total if total else self.WIDTH
         rate = done / max(time.monotonic() - self.started, 1e-9)
         self.stream.write(
             f"\r{self.label} [{'#' * filled}{'-' * (self.WIDTH - filled)}]"
-            f" {done:,}/{total:,} {rate:,.0f}/s"
+            f" {done:,}/{total:,} {rate:,.0f}/s {note}"
         )
         self.stream.flush()
         self.drawn = True
