@@ -128,3 +128,14 @@ def test_the_admin_list_pages_run_as_many_queries_at_two_sizes():
     small = _query_counts(client)
     _seed("--scale", "1600")
     assert _query_counts(client) == small
+
+
+def test_a_run_killed_while_the_indexes_were_dropped_is_repaired_by_the_next():
+    _seed()
+    lookup = next(index for index in Guest._meta.indexes if index.name.endswith("typo_keys"))
+    with connection.schema_editor() as editor:
+        editor.remove_index(Guest, lookup)
+    _seed("--scale", "700")
+    with connection.cursor() as cursor:
+        present = connection.introspection.get_constraints(cursor, Guest._meta.db_table)
+    assert lookup.name in present
