@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime
-import sys
 import time
-from typing import Any, TextIO
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import transaction
 from django.utils import timezone
 
@@ -88,7 +87,7 @@ class Command(BaseCommand):
                 if not hasattr(module, "scale"):
                     continue
                 started = time.monotonic()
-                bar = ProgressBar(label, sys.stderr)
+                bar = ProgressBar(label, self.stderr)
                 try:
                     created = module.scale(plan, size, progress=bar)
                 except ValueError as error:
@@ -121,7 +120,7 @@ class ProgressBar:
 
     WIDTH = 30
 
-    def __init__(self, label: str, stream: TextIO) -> None:
+    def __init__(self, label: str, stream: OutputWrapper) -> None:
         self.label = label
         self.stream = stream
         self.started = time.monotonic()
@@ -132,12 +131,13 @@ class ProgressBar:
         rate = done / max(time.monotonic() - self.started, 1e-9)
         self.stream.write(
             f"\r{self.label} [{'#' * filled}{'-' * (self.WIDTH - filled)}]"
-            f" {done:,}/{total:,} {rate:,.0f}/s {note}"
+            f" {done:,}/{total:,} {rate:,.0f}/s {note}",
+            ending="",
         )
         self.stream.flush()
         self.drawn = True
 
     def close(self) -> None:
         if self.drawn:
-            self.stream.write("\n")
+            self.stream.write("")
             self.stream.flush()
