@@ -130,6 +130,7 @@ def test_the_admin_list_pages_run_as_many_queries_at_two_sizes():
     assert _query_counts(client) == small
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_run_killed_while_the_indexes_were_dropped_is_repaired_by_the_next():
     _seed()
     lookup = next(index for index in Guest._meta.indexes if index.name.endswith("typo_keys"))
