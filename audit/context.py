@@ -140,3 +140,10 @@ def install_on_connection(sender: Any, connection: BaseDatabaseWrapper, **kwargs
     """Add the context wrapper to a database connection once (connection_created handler)."""
     if _execute_with_context not in connection.execute_wrappers:
         connection.execute_wrappers.append(_execute_with_context)
+
+
+def send_context(cursor: Any) -> None:
+    """Send the current context into the cursor's open transaction, for writes that bypass
+    Django's execute wrappers (``cursor.copy()``); it ends with the transaction."""
+    user, details = (_current.get() or _NO_CONTEXT).as_settings()
+    cursor.execute(_SET_CONTEXT, [user, details])

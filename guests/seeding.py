@@ -8,16 +8,25 @@ A few likely duplicates are seeded on purpose, for the duplicate finder to find.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import contextvars
 import dataclasses
 import datetime
+import itertools
 import random
 import unicodedata
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import phonenumbers
+from django.contrib.postgres.indexes import GinIndex
+from django.db import connection, models, transaction
 from django.db.models import Q
 from faker import Faker
+from psycopg import sql
 
+from audit.context import send_context
 from guests.models import Company, DocumentType, Guest, GuestGroup, GuestKind, GuestTitle
 from stayos.models import Property, RatePlan
 from stayos.roles import ACCOUNTING, AUDITOR, FRONT_DESK, MANAGER
@@ -265,9 +274,13 @@ def _seed_guests(
             )
         )
 
+    # Only the demo's own addresses: after `--scale` the property holds a million guests,
+    # which must not all be read (and decrypted) to find these few hundred.
     existing = {
         (guest.email, guest.family_name, guest.given_name): guest
-        for guest in Guest.all_objects.filter(property=prop)
+        for guest in Guest.all_objects.filter(
+            property=prop, email__in={guest.email for guest in wanted}
+        )
     }
     new = [
         guest
@@ -313,3 +326,386 @@ def reset() -> None:
     Guest.all_objects.filter(demo, merged_into__isnull=False).update(merged_into=None)
     Guest.all_objects.filter(demo).delete()
     Company.all_objects.filter(demo).delete()
+
+
+# --- At scale: `manage.py seed --scale N` ---------------------------------------------------
+# Hundreds of thousands of guests, to see the admin pages at a hotel group's real size. Faker
+# costs tens of microseconds a call, so it only fills pools of names, cities and streets once;
+# each guest is then a few random picks from the pools. Rows go in with COPY, a batch per
+# transaction: PostgreSQL's triggers fill the search columns and write one audit row per guest,
+# exactly as for any other insert, while the encryption and blind indexes are computed here so
+# the keys never reach the database.
+
+SCALE_BATCH = 50_000
+# Connections loading batches at once (PostgreSQL does most of the work, a core each).
+SCALE_WORKERS = 2
+SCALE_DOMAINS = ("mail.example.com", "post.example.org", "inbox.example.net")
+_POOL_NAMES = 400
+_POOL_PLACES = 120
+_POOL_PHONES = 2_000
+
+# Every column a scaled guest gets; id, created_at/updated_at come from the column defaults,
+# the search columns from the maintain_search trigger and the search_typos generated column.
+SCALE_COLUMNS = (
+    "property_id",
+    "kind",
+    "title",
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "nationality",
+    "language",
+    "date_of_birth",
+    "date_of_birth_index",
+    "document_type",
+    "document_number",
+    "document_number_index",
+    "address",
+    "city",
+    "country",
+    "company_id",
+    "marketing_consent",
+    "preferences",
+    "notes",
+    "vip_level",
+    "version",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pools:
+    female: tuple[str, ...]
+    male: tuple[str, ...]
+    family: tuple[str, ...]
+    cities: tuple[str, ...]
+    streets: tuple[str, ...]
+    postcodes: tuple[str, ...]
+    phones: tuple[str, ...]
+
+
+def _distinct(draw, count: int) -> tuple[str, ...]:
+    # Some locales have fewer names than asked for: stop after enough draws either way.
+    seen: dict[str, None] = {}
+    for _ in range(count * 3):
+        seen.setdefault(draw(), None)
+        if len(seen) == count:
+            break
+    return tuple(seen)
+
+
+def _valid_phones(rng: random.Random, country: str, count: int) -> tuple[str, ...]:
+    """Distinct valid mobile numbers of a country, E.164 (validated once, reused by many)."""
+    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    national = str(example.national_number)
+    found: dict[str, None] = {}
+    for _ in range(count * 3):
+        tail = str(rng.randrange(10**6)).zfill(6)
+        candidate = phonenumbers.PhoneNumber(
+            country_code=example.country_code, national_number=int(national[:-6] + tail)
+        )
+        if phonenumbers.is_valid_number(candidate):
+            found.setdefault(
+                phonenumbers.format_number(candidate, phonenumbers.PhoneNumberFormat.E164), None
+            )
+        if len(found) == count:
+            break
+    return tuple(found) or (
+        phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164),
+    )
+
+
+def _scale_pools(plan: SeedPlan) -> dict[str, _Pools]:
+    rng = plan.rng("guests:scale:pools")
+    pools = {}
+    for origin in ORIGINS:
+        fake = Faker(origin.locale)
+        fake.seed_instance(f"{plan.random_seed}:guests:scale:{origin.locale}")
+        pools[origin.locale] = _Pools(
+            female=_distinct(fake.first_name_female, _POOL_NAMES),
+            male=_distinct(fake.first_name_male, _POOL_NAMES),
+            family=_distinct(fake.last_name, _POOL_NAMES * 2),
+            cities=tuple(city[:100] for city in _distinct(fake.city, _POOL_PLACES)),
+            streets=_distinct(fake.street_name, _POOL_PLACES),
+            postcodes=_distinct(fake.postcode, _POOL_PLACES),
+            phones=_valid_phones(rng, origin.country, _POOL_PHONES),
+        )
+    return pools
+
+
+class _ScaledGuests:
+    """Makes COPY rows of scaled guests; number ``n`` is the same guest on every run."""
+
+    def __init__(self, plan: SeedPlan, companies: dict[object, list[object]]) -> None:
+        self.plan = plan
+        self.pools = _scale_pools(plan)
+        self.companies = companies
+        self.properties = sorted(companies, key=str)
+        self.weights = list(itertools.accumulate(origin.weight for origin in ORIGINS))
+        field = Guest._meta.get_field
+        self.seal_birth = field("date_of_birth").get_prep_value
+        self.seal_document = field("document_number").get_prep_value
+        self.seal_address = field("address").get_prep_value
+        self.index_birth = field("date_of_birth_index").digest
+        self.index_document = field("document_number_index").digest
+        self.kinds = [GuestKind.INDIVIDUAL, GuestKind.CORPORATE, GuestKind.VIP]
+        self.kinds += [GuestKind.GROUP_CONTACT]
+        self.kind_weights = list(itertools.accumulate([85, 8, 5, 2]))
+
+    def rows(self, start: int, stop: int) -> Iterator[tuple]:
+        # One stream per batch: a batch re-made after an interrupted run is the same batch.
+        rng = random.Random(f"{self.plan.random_seed}:guests:scale:{start}")
+        choice, choices, rand, randrange = rng.choice, rng.choices, rng.random, rng.randrange
+        today = self.plan.today
+        for number in range(start, stop):
+            origin = choices(ORIGINS, cum_weights=self.weights)[0]
+            pools = self.pools[origin.locale]
+            female = rand() < 0.5
+            given = choice(pools.female if female else pools.male)
+            family = choice(pools.family)
+            prop = self.properties[number % len(self.properties)]
+            kind = choices(self.kinds, cum_weights=self.kind_weights)[0]
+            company = None
+            if kind == GuestKind.CORPORATE:
+                company = choice(self.companies[prop]) if self.companies[prop] else None
+                kind = kind if company else GuestKind.INDIVIDUAL
+            born = today - datetime.timedelta(days=randrange(18 * 365, 85 * 365))
+            born = born if rand() < 0.9 else None
+            document = None
+            if rand() < 0.7:
+                document = (
+                    f"{chr(65 + randrange(26))}{chr(65 + randrange(26))}{randrange(10**6, 10**7)}"
+                )
+            address = None
+            if rand() < 0.6:
+                address = f"{randrange(1, 200)} {choice(pools.streets)}\n{choice(pools.postcodes)}"
+            yield (
+                prop,
+                kind,
+                choice(("ms", "mrs") if female else ("mr",)) if rand() < 0.8 else "",
+                given,
+                family,
+                f"{_ascii(given)}.{_ascii(family)}.{number}@{SCALE_DOMAINS[number % 3]}",
+                choice(pools.phones) if rand() < 0.85 else "",
+                origin.country,
+                origin.language,
+                self.seal_birth(born),
+                self.index_birth(born),
+                choice(("passport", "national_id")) if document else "",
+                self.seal_document(document),
+                self.index_document(document),
+                self.seal_address(address),
+                choice(pools.cities),
+                origin.country,
+                company,
+                rand() < 0.4,
+                "{}",
+                None,
+                randrange(1, 6) if kind == GuestKind.VIP else 0,
+                1,
+            )
+
+
+def scale(
+    plan: SeedPlan, size: int, *, progress: Callable[..., None] | None = None
+) -> dict[str, int]:
+    """Grow the demo properties' guests to ``size`` (never fewer), ``SCALE_BATCH`` a commit.
+
+    Guests already there count, scaled or not; a run stopped half-way keeps its committed
+    batches, and the next run goes on from there with the guests it would have made.
+    """
+    demo = Property.objects.filter(code__in=DEMO_PROPERTY_CODES)
+    companies: dict[object, list[object]] = {prop.pk: [] for prop in demo}
+    if not companies:
+        raise ValueError("No demo property to add guests to: run `manage.py seed` first.")
+    for prop_id, company_id in Company.objects.filter(property__in=demo).values_list(
+        "property_id", "pk"
+    ):
+        companies[prop_id].append(company_id)
+    _restore_missing_indexes()
+    have = Guest.all_objects.filter(property__in=demo).count()
+    if have >= size:
+        return {"guests": 0}
+    maker = _ScaledGuests(plan, companies)
+    copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(Guest._meta.db_table),
+        sql.SQL(", ").join(map(sql.Identifier, SCALE_COLUMNS)),
+    )
+    done = 0
+    if progress:
+        progress(0, size - have)
+    # At least doubling the guests: the search indexes are cheaper built afresh at the end.
+    # Not inside a caller's transaction: its deferred foreign-key checks would still be
+    # pending, and PostgreSQL builds no index over a table with pending trigger events.
+    rebuild = size - have >= Guest.all_objects.count() and not connection.in_atomic_block
+    with _bulk_search_indexes(rebuild=rebuild):
+        done = _copy_batches(maker, copy, have, size, progress)
+        if progress:
+            progress(done, size - have, "(merging into the search indexes)")
+    with connection.cursor() as cursor:
+        # Fresh statistics, so the admin's plans fit the new size before autovacuum comes by.
+        cursor.execute(f"ANALYZE {Guest._meta.db_table}")
+    return {"guests": done}
+
+
+def _copy_batches(
+    maker: _ScaledGuests,
+    copy: sql.Composable,
+    have: int,
+    size: int,
+    progress: Callable[..., None] | None,
+) -> int:
+    batches = [(start, min(start + SCALE_BATCH, size)) for start in range(have, size, SCALE_BATCH)]
+    done = 0
+    if connection.in_atomic_block or SCALE_WORKERS < 2:
+        # Inside the caller's transaction (a test), other connections would not see its rows.
+        for start, stop in batches:
+            _copy_batch(maker, copy, start, stop)
+            done += stop - start
+            if progress:
+                progress(done, size - have)
+        return done
+    # Most of a guest's cost is PostgreSQL's (triggers, indexes, its audit row), and one
+    # backend uses one core: two connections load two batches at once. Batches commit out of
+    # order, so a run stopped half-way may leave a gap in the numbering; the next run counts
+    # what is there and fills up to the size all the same (e-mails carry the names as well
+    # as the number, so they stay distinct).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=SCALE_WORKERS) as pool:
+        futures = [
+            pool.submit(contextvars.copy_context().run, _copy_batch_in_thread, maker, copy, *batch)
+            for batch in batches
+        ]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                done += future.result()
+                if progress:
+                    progress(done, size - have)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return done
+
+
+def _copy_batch_in_thread(
+    maker: _ScaledGuests, copy: sql.Composable, start: int, stop: int
+) -> int:
+    try:
+        return _copy_batch(maker, copy, start, stop)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _copy_batch(maker: _ScaledGuests, copy: sql.Composable, start: int, stop: int) -> int:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # COPY does not pass through Django's execute wrappers: send the audit context
+        # (who, why) into this transaction ourselves, for the audit rows the COPY writes.
+        send_context(cursor)
+        with cursor.cursor.copy(copy) as writer:
+            for row in maker.rows(start, stop):
+                writer.write_row(row)
+    return stop - start
+
+
+# Pending list of each GIN index during a bulk load, in kB (the default is 4 MB).
+_BULK_PENDING_LIST_KB = 64 * 1024
+# Memory for rebuilding a GIN index: its entries are sorted in memory, in runs of this size.
+_REBUILD_MEMORY = "256MB"
+
+
+def _search_indexes() -> list[GinIndex]:
+    # The guests' GIN indexes (search), which run with fastupdate off (see Guest.Meta).
+    return [
+        index
+        for index in Guest._meta.indexes
+        if isinstance(index, GinIndex) and index.fastupdate is False
+    ]
+
+
+def _restore_missing_indexes() -> None:
+    """Re-create indexes a killed bulk load left dropped (see _bulk_search_indexes)."""
+    with connection.cursor() as cursor:
+        present = connection.introspection.get_constraints(cursor, Guest._meta.db_table)
+    missing = [index for index in Guest._meta.indexes if index.name not in present]
+    if missing:
+        _create_indexes(missing)
+
+
+def _create_indexes(indexes: list[models.Index], *, workers: int = 1) -> None:
+    if workers > 1 and not connection.in_atomic_block:
+        # One index per connection at a time: each build is one backend's sort, and two
+        # builds share the table's SHARE lock. The biggest (typo keys) takes half the time.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(_create_index_in_thread, index) for index in indexes]:
+                future.result()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('maintenance_work_mem', %s, false)", [_REBUILD_MEMORY])
+    try:
+        with connection.schema_editor() as editor:
+            for index in indexes:
+                editor.add_index(Guest, index)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET maintenance_work_mem")
+
+
+def _create_index_in_thread(index: models.Index) -> None:
+    try:
+        _create_indexes([index])
+    finally:
+        connection.close()  # this thread's own connection
+
+
+@contextlib.contextmanager
+def _bulk_search_indexes(*, rebuild: bool) -> Iterator[None]:
+    """The guests' GIN indexes during a bulk load: rebuilt after it, or fed in bulk.
+
+    With ``fastupdate`` off each new row goes straight into each GIN index: ~0.4 ms a guest,
+    four fifths of a bulk insert. When the load at least doubles the table (``rebuild``), the
+    indexes are dropped and built again at the end, sorted, which is cheapest (a million
+    guests: ~60 s instead of ~100 s through pending lists; two at a time), and the model's
+    B-tree indexes with them. The table is searched without them meanwhile (slowly, by
+    scanning); a load killed outright leaves them dropped, and the next ``seed --scale``
+    re-creates them before anything else. Otherwise a pending list
+    takes the new entries and merges them sorted, several times cheaper than one by one,
+    while the entries stay searchable. Either way (an error too), the indexes end as the
+    migration made them.
+    """
+    indexes = _search_indexes()
+    if rebuild:
+        # The model's other indexes too (look-ups, the ICU name order): built sorted at the
+        # end they cost seconds, kept up row by row a third of what remains of the load.
+        rebuilt = list(Guest._meta.indexes)
+        with connection.schema_editor() as editor:
+            for index in rebuilt:
+                editor.remove_index(Guest, index)
+        try:
+            yield
+        finally:
+            _create_indexes(rebuilt, workers=SCALE_WORKERS)
+        return
+    with connection.cursor() as cursor:
+        for index in indexes:
+            cursor.execute(
+                sql.SQL("ALTER INDEX {} SET (fastupdate = on, gin_pending_list_limit = {})")
+                .format(sql.Identifier(index.name), sql.Literal(_BULK_PENDING_LIST_KB))
+                .as_string(cursor.cursor)
+            )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for index in indexes:
+                name = sql.Identifier(index.name)
+                cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index.name])
+                cursor.execute(
+                    sql.SQL("ALTER INDEX {} SET (fastupdate = off)")
+                    .format(name)
+                    .as_string(cursor.cursor)
+                )
+                cursor.execute(
+                    sql.SQL("ALTER INDEX {} RESET (gin_pending_list_limit)")
+                    .format(name)
+                    .as_string(cursor.cursor)
+                )
