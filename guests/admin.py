@@ -29,7 +29,7 @@ from guests.fields import (
     EncryptedTextField,
 )
 from guests.models import Company, Guest, GuestGroup
-from guests.selectors import guest_duplicates, guest_search
+from guests.selectors import MIN_FUZZY_LENGTH, guest_duplicates, guest_search
 from stayos.admin.base import (
     ChoiceListFilter,
     DeletedFilter,
@@ -219,6 +219,19 @@ class GuestAdmin(PropertyScopedAdmin):
         DeletedFilter,
     )
     list_select_related = ("property", "company")
+    list_defer = (
+        "date_of_birth",
+        "document_number",
+        "address",
+        "notes",
+        "preferences",
+        "document_number_index",
+        "date_of_birth_index",
+        "search_name",
+        "search_phone",
+        "search_vector",
+        "search_typos",
+    )
     # Any one field makes the admin show the search box; get_search_results does the work.
     search_fields = ("family_name",)
     search_help_text = (
@@ -253,8 +266,10 @@ class GuestAdmin(PropertyScopedAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        # Closest names first (list and autocomplete), unless staff sort the list by a column.
-        ranked = not request.GET.get(ORDER_VAR)
+        # Closest names first (list and autocomplete), unless staff sort the list by a column
+        # or typed too little to rank by (one or two letters match a sixth of the guests:
+        # those come in name order, read from the name index).
+        ranked = not request.GET.get(ORDER_VAR) and len(search_term.strip()) >= MIN_FUZZY_LENGTH
         return guest_search(query=search_term, queryset=queryset, ranked=ranked), False
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list:

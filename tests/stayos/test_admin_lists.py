@@ -212,3 +212,47 @@ def test_every_indexed_values_filter_walks_an_index():
             constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
             leading = {c["columns"][0] for c in constraints.values() if c["index"]}
             assert column in leading, f"{model._meta.label}.{field} leads no index"
+
+
+def test_a_list_far_past_the_cap_is_not_counted_at_all(admin_client: Client, cap_of_five):
+    RoomFactory.create_batch(60)  # more than ten times the cap
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE stayos_room")
+    response, queries = _get(admin_client, _url(Room))
+    assert response.context["cl"].result_count_text == "about 60"
+    assert [sql for sql in queries if _COUNT.match(sql)] == []
+
+
+def test_a_search_counts_only_up_to_the_search_cap(admin_client: Client, monkeypatch):
+    from audit import admin_lists
+    from guests.models import Guest
+
+    monkeypatch.setattr(admin_lists, "SEARCH_COUNT_CAP", 3)
+    GuestFactory.create_batch(5, family_name="Aguilera")
+    response, queries = _get(admin_client, _url(Guest) + "?q=aguilera")
+    assert response.context["cl"].result_count_text == "more than 3"
+    counts = [sql for sql in queries if _COUNT.match(sql)]
+    assert len(counts) == 1 and "LIMIT 4) subquery" in counts[0]
+
+
+def test_the_guest_list_leaves_search_columns_and_ciphertext_unread(admin_client: Client):
+    from guests.models import Guest
+
+    GuestFactory(family_name="Aguilera", notes="allergic to feathers")
+    for url in (_url(Guest), _url(Guest) + "?q=aguilera"):
+        response, queries = _get(admin_client, url)
+        assert "Aguilera" in response.content.decode()
+        page = [sql for sql in queries if '"guests_guest"."family_name"' in sql]
+        assert page, url
+        for column in ("search_vector", "search_typos", "notes", "document_number"):
+            assert f'"guests_guest"."{column}",' not in page[-1].split(" FROM ")[0], column
+
+
+def test_each_row_has_a_checkbox_an_action_can_use(admin_client: Client):
+    room = RoomFactory()
+    response = admin_client.get(_url(Room))
+    html = response.content.decode()
+    assert (
+        f'<input type="checkbox" name="_selected_action" value="{room.pk}" class="action-select"'
+    ) in html
+    assert f'aria-label="Select this object for an action - {room}"' in html
