@@ -29,7 +29,7 @@ from guests.fields import (
     EncryptedTextField,
 )
 from guests.models import Company, Guest, GuestGroup
-from guests.selectors import MIN_FUZZY_LENGTH, guest_duplicates, guest_search
+from guests.selectors import guest_duplicates, guest_search
 from stayos.admin.base import (
     ChoiceListFilter,
     DeletedFilter,
@@ -266,10 +266,8 @@ class GuestAdmin(PropertyScopedAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        # Closest names first (list and autocomplete), unless staff sort the list by a column
-        # or typed too little to rank by (one or two letters match a sixth of the guests:
-        # those come in name order, read from the name index).
-        ranked = not request.GET.get(ORDER_VAR) and len(search_term.strip()) >= MIN_FUZZY_LENGTH
+        # Closest names first (list and autocomplete), unless staff sort the list by a column.
+        ranked = not request.GET.get(ORDER_VAR)
         return guest_search(query=search_term, queryset=queryset, ranked=ranked), False
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list:

@@ -105,8 +105,9 @@ def guest_search(
     *, query: str, queryset: models.QuerySet[Guest] | None = None, ranked: bool = True
 ) -> models.QuerySet[Guest]:
     """Guests matching what staff typed, closest first (``guest_search_ordering``; with
-    ``ranked=False`` the queryset keeps its own order): a name (any part, any accents, a
-    typo), e-mail, phone digits or company name; every condition is served by a GIN index.
+    ``ranked=False``, or under three characters, the queryset keeps its own order): a name
+    (any part, any accents, a typo), e-mail, phone digits or company name; every condition
+    is served by a GIN index.
 
     - every word typed starts a word of the name, e-mail or phone (``search_vector @@
       'mul':*``, tsvector GIN), or is one typo from a word of the name (``search_typos &&
@@ -143,7 +144,11 @@ def guest_search(
     if len(digits) >= MIN_FUZZY_LENGTH and re.fullmatch(r"[\d\s+()./-]+", text):
         condition |= Q(search_phone__contains=digits)
     found = queryset.filter(condition)
-    return found.order_by(*guest_search_ordering(text)) if ranked else found
+    # One or two letters match a sixth of the guests and say nothing to rank by: those keep
+    # the queryset's order (name order, read from the name index) rather than sort them all.
+    if ranked and len(text) >= MIN_FUZZY_LENGTH:
+        return found.order_by(*guest_search_ordering(text))
+    return found
 
 
 def guest_find_by_document(*, property: Property, number: str) -> models.QuerySet[Guest]:

@@ -92,3 +92,13 @@ def test_the_guest_list_reads_names_in_order_from_their_index(guest_book):
     plan = page.explain()
     assert "guests_guest_name_order" in plan
     assert "Seq Scan on guests_guest" not in plan
+
+
+def test_one_or_two_letters_are_listed_in_name_order_not_ranked(guest_book):
+    surname = next(name for name in guest_book if len(name) >= 7 and name.isalpha())
+    for typed in (surname[:1], surname[:2]):
+        found = guest_search(query=typed)
+        assert surname in {guest.family_name for guest in found}
+        assert "strict_word_similarity" not in str(found.query).lower(), typed
+    # From three letters on, the closest come first.
+    assert "strict_word_similarity" in str(guest_search(query=surname[:3]).query).lower()
