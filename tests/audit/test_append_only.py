@@ -69,18 +69,22 @@ def _partitions(table: str) -> list[str]:
         return [name for (name,) in cursor.fetchall()]
 
 
+def _assert_truncate_refused(partition: str) -> None:
+    with (
+        pytest.raises(DatabaseError, match="append-only table: TRUNCATE refused"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"TRUNCATE {partition}")
+
+
 @pytest.mark.parametrize("table", ["audit_log", "domain_event"])
 def test_it_refuses_to_truncate_any_partition_of_an_append_only_table(table: str):
     RoomFactory()
     partitions = _partitions(table)
     assert f"{table}_default" in partitions and len(partitions) > 1
     for partition in partitions:
-        with (
-            pytest.raises(DatabaseError, match="append-only table: TRUNCATE refused"),
-            transaction.atomic(),
-            connection.cursor() as cursor,
-        ):
-            cursor.execute(f"TRUNCATE {partition}")
+        _assert_truncate_refused(partition)
     assert AuditLog.objects.exists()
 
 
@@ -93,12 +97,7 @@ def test_a_partition_made_later_refuses_truncate_too():
     made = sorted(set(_partitions("audit_log")) - before)
     assert made, "maintenance two years on creates that time's months"
     for partition in made:
-        with (
-            pytest.raises(DatabaseError, match="TRUNCATE refused"),
-            transaction.atomic(),
-            connection.cursor() as cursor,
-        ):
-            cursor.execute(f"TRUNCATE {partition}")
+        _assert_truncate_refused(partition)
 
 
 def test_the_blessed_path_of_the_parent_goes_through_its_partitions():
